@@ -1,0 +1,145 @@
+#include "ops/binary.h"
+
+#include "autograd/node.h"
+#include "cformer/ops.h"
+#include "ops/elementwise.h"
+#include "ops/inplace.h"
+#include "ops/reduce.h"
+#include "util/check.h"
+
+namespace cf {
+namespace {
+
+using autograd::Needs;
+using autograd::TensorList;
+using ops::cpu::Arith;
+
+const char* arith_name(Arith op) {
+  switch (op) {
+    case Arith::add: return "add";
+    case Arith::sub: return "sub";
+    case Arith::mul: return "mul";
+    case Arith::div: return "div";
+  }
+  return "?";
+}
+
+Tensor arith(Arith op, const Tensor& a, const Tensor& b, double alpha) {
+  const char* name = arith_name(op);
+  const Shape shape = ops::check_binary(name, a, b);
+  if (op == Arith::div) ops::check_floating(name, a);
+  else ops::check_arithmetic(name, a);
+  Tensor out = empty(shape, a.dtype());
+  ops::cpu::arith(op, ops::make_loop<3>(out, {&a, &b}), a.dtype(), alpha);
+  if (autograd::needs_grad(a, b)) {
+    const Shape sa = a.shape(), sb = b.shape();
+    auto back = [op, alpha, sa, sb, a_saved = op == Arith::add || op == Arith::sub
+                                                 ? autograd::SavedTensor()
+                                                 : autograd::save(a),
+                 b_saved = op == Arith::add || op == Arith::sub ? autograd::SavedTensor()
+                                                                : autograd::save(b)](
+                    const TensorList& g, const Needs& needs) -> TensorList {
+      Tensor ga, gb;
+      switch (op) {
+        case Arith::add:
+        case Arith::sub: {
+          if (needs[0]) ga = ops::sum_to_shape(g[0], sa);
+          const double s = op == Arith::add ? alpha : -alpha;
+          if (needs[1]) gb = ops::sum_to_shape(s == 1.0 ? g[0] : mul(g[0], s), sb);
+          break;
+        }
+        case Arith::mul:
+          if (needs[0]) ga = ops::sum_to_shape(mul(g[0], b_saved.get()), sa);
+          if (needs[1]) gb = ops::sum_to_shape(mul(g[0], a_saved.get()), sb);
+          break;
+        case Arith::div: {
+          const Tensor& bv = b_saved.get();
+          if (needs[0]) ga = ops::sum_to_shape(div(g[0], bv), sa);
+          if (needs[1]) gb = ops::sum_to_shape(neg(div(mul(g[0], a_saved.get()), mul(bv, bv))), sb);
+          break;
+        }
+      }
+      return {ga, gb};
+    };
+    autograd::record(name, {a, b}, out, std::move(back));
+  }
+  return out;
+}
+
+Tensor arith_scalar(Arith op, const Tensor& a, double s) {
+  const char* name = arith_name(op);
+  if (op == Arith::div) ops::check_floating(name, a);
+  else ops::check_arithmetic(name, a);
+  Tensor out = empty(a.shape(), a.dtype());
+  ops::cpu::arith_scalar(op, ops::make_loop<2>(out, {&a}), a.dtype(), s);
+  if (autograd::needs_grad(a)) {
+    autograd::record(name, {a}, out, [op, s](const TensorList& g, const Needs&) -> TensorList {
+      switch (op) {
+        case Arith::add:
+        case Arith::sub: return {g[0]};
+        case Arith::mul: return {mul(g[0], s)};
+        case Arith::div: return {div(g[0], s)};
+      }
+      return {Tensor()};
+    });
+  }
+  return out;
+}
+
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) { return arith(Arith::add, a, b, alpha); }
+Tensor sub(const Tensor& a, const Tensor& b, double alpha) { return arith(Arith::sub, a, b, alpha); }
+Tensor mul(const Tensor& a, const Tensor& b) { return arith(Arith::mul, a, b, 1.0); }
+Tensor div(const Tensor& a, const Tensor& b) { return arith(Arith::div, a, b, 1.0); }
+Tensor add(const Tensor& a, double b) { return arith_scalar(Arith::add, a, b); }
+Tensor sub(const Tensor& a, double b) { return arith_scalar(Arith::sub, a, b); }
+Tensor mul(const Tensor& a, double b) { return arith_scalar(Arith::mul, a, b); }
+Tensor div(const Tensor& a, double b) { return arith_scalar(Arith::div, a, b); }
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator+(const Tensor& a, double b) { return add(a, b); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, double b) { return div(a, b); }
+Tensor operator+(double a, const Tensor& b) { return add(b, a); }
+Tensor operator-(double a, const Tensor& b) { return add(neg(b), a); }
+Tensor operator*(double a, const Tensor& b) { return mul(b, a); }
+Tensor operator/(double a, const Tensor& b) { return mul(pow(b, -1.0), a); }
+Tensor operator-(const Tensor& a) { return neg(a); }
+
+namespace ops {
+
+namespace {
+void check_into(const char* op, const Tensor& out, const Tensor& a, const Tensor& b) {
+  const Shape shape = check_binary(op, a, b);
+  CF_CHECK(out.dtype() == a.dtype(), DTypeError, op, ": output dtype ", dtype_name(out.dtype()),
+           " differs from input dtype ", dtype_name(a.dtype()));
+  CF_CHECK(broadcast_shapes(shape, out.shape(), op) == out.shape(), ShapeError, op,
+           ": the result of shape ", shape, " does not fit the output of shape ", out.shape());
+  check_arithmetic(op, out, "output");
+}
+}  // namespace
+
+void add_into(const Tensor& out, const Tensor& a, const Tensor& b, double alpha) {
+  check_into("add_", out, a, b);
+  cpu::arith(Arith::add, make_loop<3>(out, {&a, &b}), out.dtype(), alpha);
+}
+void mul_into(const Tensor& out, const Tensor& a, const Tensor& b) {
+  check_into("mul_", out, a, b);
+  cpu::arith(Arith::mul, make_loop<3>(out, {&a, &b}), out.dtype(), 1.0);
+}
+void add_scalar_into(const Tensor& out, const Tensor& a, double value) {
+  check_arithmetic("add_", out);
+  cpu::arith_scalar(Arith::add, make_loop<2>(out, {&a}), out.dtype(), value);
+}
+void mul_scalar_into(const Tensor& out, const Tensor& a, double value) {
+  check_arithmetic("mul_", out);
+  cpu::arith_scalar(Arith::mul, make_loop<2>(out, {&a}), out.dtype(), value);
+}
+
+}  // namespace ops
+}  // namespace cf
