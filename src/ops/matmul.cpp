@@ -1,5 +1,6 @@
 #include "ops/matmul.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "autograd/node.h"
@@ -159,35 +160,56 @@ Tensor bmm(const Tensor& a, const Tensor& b) {
 
 namespace {
 
+// The weight (N, K) as GEMM sees it: row-major (the usual nn.Linear layout) or column-major
+// (the transpose of a contiguous (K, N) matrix, as HF GPT-2's Conv1D stores it).
+struct WeightLayout {
+  Tensor base;       // contiguous storage holder
+  bool col_major;    // base is (K, N) and weight = base^T
+};
+
+WeightLayout weight_layout(const Tensor& w) {
+  const Tensor d = w.detach();
+  if (d.stride(0) == 1 && d.stride(1) == d.size(0) && d.size(0) > 1) return {d.t(), true};
+  return {d.contiguous(), false};
+}
+
 template <class T>
-void linear_forward(const Tensor& x2, const Tensor& w, const Tensor& bias, const Tensor& out) {
-  const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0);
+void linear_forward(const Tensor& x2, const WeightLayout& w, const Tensor& bias, const Tensor& out) {
+  const int64_t M = x2.size(0), K = x2.size(1), N = out.size(1);
   T* o = out.data_ptr<T>();
   T beta = T(0);
   if (bias.defined()) {
     Tensor bc = bias.contiguous();
     const T* bp = bc.data_ptr<T>();
-    for (int64_t i = 0; i < M; ++i)
-      for (int64_t j = 0; j < N; ++j) o[i * N + j] = bp[j];
+    for (int64_t i = 0; i < M; ++i) std::copy(bp, bp + N, o + i * N);
     beta = T(1);
   }
-  ops::cpu::gemm(false, true, M, N, K, T(1), x2.data_ptr<T>(), K, w.data_ptr<T>(), K, beta, o, N);
+  // out = x2 . w^T; w^T is base (K, N) itself when column-major.
+  ops::cpu::gemm(false, !w.col_major, M, N, K, T(1), x2.data_ptr<T>(), K, w.base.data_ptr<T>(),
+                 w.col_major ? N : K, beta, o, N);
 }
 
 template <class T>
-TensorList linear_backward(const Tensor& g2, const Tensor& x2, const Tensor& w, const Needs& needs,
-                           bool has_bias) {
-  const int64_t M = x2.size(0), K = x2.size(1), N = w.size(0);
+TensorList linear_backward(const Tensor& g2, const Tensor& x2, const WeightLayout& w,
+                           const Needs& needs, bool has_bias) {
+  const int64_t M = x2.size(0), K = x2.size(1), N = g2.size(1);
   Tensor gx, gw, gb;
-  if (needs[0]) {
+  if (needs[0]) {  // gx = g2 (M, N) . w (N, K)
     gx = empty(Shape{M, K}, g2.dtype());
-    ops::cpu::gemm(false, false, M, K, N, T(1), g2.data_ptr<T>(), N, w.data_ptr<T>(), K, T(0),
-                   gx.data_ptr<T>(), K);
+    ops::cpu::gemm(false, w.col_major, M, K, N, T(1), g2.data_ptr<T>(), N, w.base.data_ptr<T>(),
+                   w.col_major ? N : K, T(0), gx.data_ptr<T>(), K);
   }
   if (needs[1]) {
-    gw = empty(Shape{N, K}, g2.dtype());
-    ops::cpu::gemm(true, false, N, K, M, T(1), g2.data_ptr<T>(), N, x2.data_ptr<T>(), K, T(0),
-                   gw.data_ptr<T>(), K);
+    if (w.col_major) {  // the gradient in the weight's own layout: (K, N) = x2^T g2, viewed as (N, K)
+      Tensor gt = empty(Shape{K, N}, g2.dtype());
+      ops::cpu::gemm(true, false, K, N, M, T(1), x2.data_ptr<T>(), K, g2.data_ptr<T>(), N, T(0),
+                     gt.data_ptr<T>(), N);
+      gw = gt.t();
+    } else {  // (N, K) = g2^T x2
+      gw = empty(Shape{N, K}, g2.dtype());
+      ops::cpu::gemm(true, false, N, K, M, T(1), g2.data_ptr<T>(), N, x2.data_ptr<T>(), K, T(0),
+                     gw.data_ptr<T>(), K);
+    }
   }
   if (has_bias && needs[2]) gb = sum(g2, Dims{0});
   return {gx, gw, gb};
@@ -209,7 +231,7 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   }
   const int64_t K = weight.size(1), N = weight.size(0);
   Tensor x2 = x.detach().contiguous().reshape(Shape{-1, K});
-  Tensor w = weight.detach().contiguous();
+  const WeightLayout w = weight_layout(weight);
   Shape out_shape = x.shape();
   out_shape[out_shape.size() - 1] = N;
   Tensor out2 = empty(Shape{x2.size(0), N}, x.dtype());
@@ -218,13 +240,13 @@ Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
   Tensor out = out2.view(out_shape);
   if (autograd::needs_grad(x, weight, bias)) {
     const Shape x_shape = x.shape();
-    const bool has_bias = bias.defined();
+    const bool has_bias = bias.defined(), col_major = w.col_major;
     autograd::record("linear", {x, weight, bias}, out,
-                     [sx = autograd::save(x2), sw = autograd::save(w), x_shape, has_bias](
-                         const TensorList& g, const Needs& needs) -> TensorList {
+                     [sx = autograd::save(x2), sw = autograd::save(w.base), col_major, x_shape,
+                      has_bias](const TensorList& g, const Needs& needs) -> TensorList {
                        const Tensor& x2 = sx.get();
-                       const Tensor& w = sw.get();
-                       Tensor g2 = g[0].contiguous().reshape(Shape{-1, w.size(0)});
+                       const WeightLayout w{sw.get(), col_major};
+                       Tensor g2 = g[0].contiguous().reshape(Shape{-1, g[0].size(-1)});
                        TensorList r = g2.dtype() == DType::f32
                                           ? linear_backward<float>(g2, x2, w, needs, has_bias)
                                           : linear_backward<double>(g2, x2, w, needs, has_bias);

@@ -25,10 +25,14 @@ Dispatch dispatch_views(const std::string& op, const Json& a, const TensorList& 
   return std::nullopt;
 }
 
-Dispatch dispatch_linalg(const std::string& op, const Json&, const TensorList& in) {
+Dispatch dispatch_linalg(const std::string& op, const Json& a, const TensorList& in) {
   if (op == "matmul") return TensorList{matmul(in[0], in[1])};
   if (op == "bmm") return TensorList{bmm(in[0], in[1])};
-  if (op == "linear") return TensorList{linear(in[0], in[1], in.size() > 2 ? in[2] : Tensor())};
+  if (op == "linear") {
+    // "col_major": the weight as the transpose of a contiguous (in, out) matrix (HF Conv1D).
+    Tensor w = a.value("weight_layout", "") == "col_major" ? in[1].t().contiguous().t() : in[1];
+    return TensorList{linear(in[0], w, in.size() > 2 ? in[2] : Tensor())};
+  }
   return std::nullopt;
 }
 

@@ -30,6 +30,8 @@ def build():
            {}, lambda a, x, w, b: F.linear(x, w, b))
     f.case("linear_nobias", "linear", [randn(r("u"), 6, 5), randn(r("v"), 3, 5)], {},
            lambda a, x, w: F.linear(x, w))
+    f.case("linear_colmajor_weight", "linear", [randn(r("cm1"), 4, 6), randn(r("cm2"), 6, 5).T.copy(), randn(r("cm3"), 5)],
+           {"weight_layout": "col_major"}, lambda a, x, w, b: F.linear(x, w, b))
     f.case("linear_large", "linear", [randn(r("w"), 37, 64), randn(r("x"), 50, 64), randn(r("y"), 50)],
            {}, lambda a, x, w, b: F.linear(x, w, b), atol=1e-4, grad_atol=1e-3)
     return f
