@@ -58,8 +58,9 @@ NamedTensors load_safetensors(const std::string& path);
 /// The file image for these tensors (written in the given order, header padded to 8 bytes).
 /// Names must be unique, non-empty, valid UTF-8 and not "__metadata__"; tensors of dtype f32,
 /// f64, i64, bool, u8, bf16 on the cpu. Throws ValueError.
-std::vector<uint8_t> serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                                           const std::map<std::string, std::string>& metadata = {});
+std::vector<uint8_t> serialize_safetensors(
+    const std::vector<std::pair<std::string, Tensor>>& tensors,
+    const std::map<std::string, std::string>& metadata = {});
 /// Writes atomically (see write_file_atomic).
 void save_safetensors(const std::string& path,
                       const std::vector<std::pair<std::string, Tensor>>& tensors,

@@ -27,8 +27,8 @@ std::vector<uint8_t> read_file(const std::string& path) {
     for (;;) {
       const ssize_t r = ::read(fd, buf, sizeof(buf));
       if (r < 0 && errno == EINTR) continue;
-      CF_CHECK(r >= 0, IoError, path, ": read failed after ", bytes.size(), " bytes: ",
-               std::strerror(errno));
+      CF_CHECK(r >= 0, IoError, path, ": read failed after ", bytes.size(),
+               " bytes: ", std::strerror(errno));
       if (r == 0) break;
       bytes.insert(bytes.end(), buf, buf + r);
     }
@@ -74,8 +74,8 @@ void write_file_atomic(const std::string& path, std::span<const uint8_t> bytes) 
   fs::path dir = fs::path(path).parent_path();
   if (dir.empty()) dir = ".";
   const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  CF_CHECK(dfd >= 0, IoError, path, ": write_file_atomic: cannot open the directory to fsync it: ",
-           std::strerror(errno));
+  CF_CHECK(dfd >= 0, IoError, path,
+           ": write_file_atomic: cannot open the directory to fsync it: ", std::strerror(errno));
   const int dir_err = ::fsync(dfd) == 0 ? 0 : errno;
   ::close(dfd);
   // EINVAL: the file system cannot sync directories (some network and FUSE mounts).

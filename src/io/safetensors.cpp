@@ -35,10 +35,10 @@ struct DTypeSpec {
   const char* name;
   uint64_t size;
 };
-constexpr DTypeSpec kKnownDTypes[] = {
-    {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1}, {"F8_E4M3", 1}, {"I16", 2},
-    {"U16", 2},  {"F16", 2}, {"BF16", 2}, {"I32", 4},    {"U32", 4},     {"F32", 4},
-    {"F64", 8},  {"I64", 8}, {"U64", 8}};
+constexpr DTypeSpec kKnownDTypes[] = {{"BOOL", 1},    {"U8", 1},  {"I8", 1},  {"F8_E5M2", 1},
+                                      {"F8_E4M3", 1}, {"I16", 2}, {"U16", 2}, {"F16", 2},
+                                      {"BF16", 2},    {"I32", 4}, {"U32", 4}, {"F32", 4},
+                                      {"F64", 8},     {"I64", 8}, {"U64", 8}};
 
 uint64_t dtype_size(const std::string& name) {
   for (const auto& d : kKnownDTypes)
@@ -48,12 +48,18 @@ uint64_t dtype_size(const std::string& name) {
 
 const char* file_dtype(DType t) {
   switch (t) {
-    case DType::f32: return "F32";
-    case DType::f64: return "F64";
-    case DType::i64: return "I64";
-    case DType::b8: return "BOOL";
-    case DType::u8: return "U8";
-    case DType::bf16: return "BF16";
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::i64:
+      return "I64";
+    case DType::b8:
+      return "BOOL";
+    case DType::u8:
+      return "U8";
+    case DType::bf16:
+      return "BF16";
   }
   return "?";
 }
@@ -78,15 +84,24 @@ size_t utf8_error_offset(std::string_view s) {
     }
     size_t len;
     uint8_t lo = 0x80, hi = 0xBF;  // range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c >= 0xE1 && c <= 0xEC) len = 3;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c >= 0xEE && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return i;
+    if (c >= 0xC2 && c <= 0xDF)
+      len = 2;
+    else if (c == 0xE0)
+      len = 3, lo = 0xA0;
+    else if (c >= 0xE1 && c <= 0xEC)
+      len = 3;
+    else if (c == 0xED)
+      len = 3, hi = 0x9F;
+    else if (c >= 0xEE && c <= 0xEF)
+      len = 3;
+    else if (c == 0xF0)
+      len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3)
+      len = 4;
+    else if (c == 0xF4)
+      len = 4, hi = 0x8F;
+    else
+      return i;
     if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return i;
     for (size_t k = 2; k < len; ++k)
       if (p[i + k] < 0x80 || p[i + k] > 0xBF) return i;
@@ -107,16 +122,25 @@ std::string quote_name(const std::string& s) {
 // What a JSON value is, for messages; never recursive (the input may nest a million levels).
 std::string describe(const json& v) {
   switch (v.type()) {
-    case json::value_t::null: return "null";
-    case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
-    case json::value_t::number_integer: return "the integer " + std::to_string(v.get<int64_t>());
-    case json::value_t::number_unsigned: return "the integer " + std::to_string(v.get<uint64_t>());
-    case json::value_t::number_float: return "the number " + v.dump();
-    case json::value_t::string: return "the string " + quote_name(v.get<std::string>());
-    case json::value_t::array: return "an array of " + std::to_string(v.size()) + " elements";
-    case json::value_t::object: return "an object";
+    case json::value_t::null:
+      return "null";
+    case json::value_t::boolean:
+      return v.get<bool>() ? "true" : "false";
+    case json::value_t::number_integer:
+      return "the integer " + std::to_string(v.get<int64_t>());
+    case json::value_t::number_unsigned:
+      return "the integer " + std::to_string(v.get<uint64_t>());
+    case json::value_t::number_float:
+      return "the number " + v.dump();
+    case json::value_t::string:
+      return "the string " + quote_name(v.get<std::string>());
+    case json::value_t::array:
+      return "an array of " + std::to_string(v.size()) + " elements";
+    case json::value_t::object:
+      return "an object";
     case json::value_t::binary:
-    case json::value_t::discarded: break;
+    case json::value_t::discarded:
+      break;
   }
   return "an unexpected value";
 }
@@ -136,9 +160,12 @@ const json* field(const json& obj, const char* key) {
 float half_to_float(uint16_t h) {
   const uint32_t sign = (h >> 15) & 1, exp = (h >> 10) & 0x1F, mant = h & 0x3FF;
   float v;
-  if (exp == 0) v = std::ldexp(static_cast<float>(mant), -24);
-  else if (exp == 31) v = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
-  else v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
+  if (exp == 0)
+    v = std::ldexp(static_cast<float>(mant), -24);
+  else if (exp == 31)
+    v = mant ? std::numeric_limits<float>::quiet_NaN() : std::numeric_limits<float>::infinity();
+  else
+    v = std::ldexp(static_cast<float>(mant | 0x400), static_cast<int>(exp) - 25);
   return sign ? -v : v;
 }
 
@@ -155,7 +182,9 @@ struct DuplicateFinder {
 
   bool on_event(json::parse_event_t event, const json& parsed) {
     switch (event) {
-      case json::parse_event_t::object_start: frames.push_back({{}, last_key}); break;
+      case json::parse_event_t::object_start:
+        frames.push_back({{}, last_key});
+        break;
       case json::parse_event_t::object_end:
         if (!frames.empty()) frames.pop_back();
         break;
@@ -166,7 +195,8 @@ struct DuplicateFinder {
           owner = frames.size() == 1 ? "" : frames.back().owner;
         }
         break;
-      default: break;
+      default:
+        break;
     }
     return true;
   }
@@ -176,8 +206,8 @@ TensorInfo parse_entry(const std::string& name, const json& v, uint64_t data_siz
                        const std::string& source) {
   const std::string where = source + ": tensor " + quote_name(name);
   CF_CHECK(!name.empty(), FormatError, source, ": empty tensor name");
-  CF_CHECK(v.is_object(), FormatError, where, " must be an object {dtype, shape, data_offsets}, got ",
-           describe(v));
+  CF_CHECK(v.is_object(), FormatError, where,
+           " must be an object {dtype, shape, data_offsets}, got ", describe(v));
   for (auto f = v.begin(); f != v.end(); ++f)
     CF_CHECK(f.key() == "dtype" || f.key() == "shape" || f.key() == "data_offsets", FormatError,
              where, " has an unknown field ", quote_name(f.key()),
@@ -186,9 +216,11 @@ TensorInfo parse_entry(const std::string& name, const json& v, uint64_t data_siz
   const json* shape = field(v, "shape");
   const json* offsets = field(v, "data_offsets");
   CF_CHECK(dtype != nullptr, FormatError, where, " has no dtype");
-  CF_CHECK(dtype->is_string(), FormatError, where, " dtype must be a string, got ", describe(*dtype));
+  CF_CHECK(dtype->is_string(), FormatError, where, " dtype must be a string, got ",
+           describe(*dtype));
   CF_CHECK(shape != nullptr, FormatError, where, " has no shape");
-  CF_CHECK(shape->is_array(), FormatError, where, " shape must be an array, got ", describe(*shape));
+  CF_CHECK(shape->is_array(), FormatError, where, " shape must be an array, got ",
+           describe(*shape));
   CF_CHECK(offsets != nullptr, FormatError, where, " has no data_offsets");
   CF_CHECK(offsets->is_array() && offsets->size() == 2, FormatError, where,
            " data_offsets must be an array [begin, end], got ", describe(*offsets));
@@ -203,12 +235,12 @@ TensorInfo parse_entry(const std::string& name, const json& v, uint64_t data_siz
   std::string shape_text = "[";
   uint64_t count = 1, nonzero = 1;  // element count; product of the non-zero dims
   for (size_t i = 0; i < shape->size(); ++i) {
-    const uint64_t s = as_uint((*shape)[i], source, "tensor " + quote_name(name) + " shape[" +
-                                                        std::to_string(i) + "]");
+    const uint64_t s = as_uint((*shape)[i], source,
+                               "tensor " + quote_name(name) + " shape[" + std::to_string(i) + "]");
     shape_text += (i ? ", " : "") + std::to_string(s);
     const bool fits = s == 0 || nonzero <= kMaxElements / s;
-    CF_CHECK(fits, FormatError, where, " shape ", shape_text, (i + 1 < shape->size() ? ", ...]" : "]"),
-             " has more than 2^50 elements");
+    CF_CHECK(fits, FormatError, where, " shape ", shape_text,
+             (i + 1 < shape->size() ? ", ...]" : "]"), " has more than 2^50 elements");
     if (s != 0) nonzero *= s;
     count *= s;
     ti.shape.push_back(static_cast<int64_t>(s));
@@ -216,8 +248,8 @@ TensorInfo parse_entry(const std::string& name, const json& v, uint64_t data_siz
   shape_text += "]";
   ti.begin = as_uint((*offsets)[0], source, "tensor " + quote_name(name) + " data_offsets[0]");
   ti.end = as_uint((*offsets)[1], source, "tensor " + quote_name(name) + " data_offsets[1]");
-  const std::string range = "data_offsets [" + std::to_string(ti.begin) + ", " +
-                            std::to_string(ti.end) + "]";
+  const std::string range =
+      "data_offsets [" + std::to_string(ti.begin) + ", " + std::to_string(ti.end) + "]";
   CF_CHECK(ti.begin <= ti.end, FormatError, where, " ", range, " end before they begin");
   CF_CHECK(ti.end <= data_size, FormatError, where, " ", range,
            " run past the end of the data buffer (", data_size, " bytes)");
@@ -308,15 +340,16 @@ SafetensorsHeader parse_safetensors_header(std::span<const uint8_t> bytes, uint6
     h.tensors.push_back(parse_entry(it.key(), v, h.data_size, source));
   }
   // The tensors must tile the data buffer: no overlap (aliasing), no gap, no trailing bytes.
-  std::stable_sort(h.tensors.begin(), h.tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::stable_sort(h.tensors.begin(), h.tensors.end(),
+                   [](const TensorInfo& a, const TensorInfo& b) {
+                     return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+                   });
   uint64_t pos = 0;
   const TensorInfo* prev = nullptr;
   for (const TensorInfo& ti : h.tensors) {
-    CF_CHECK(ti.begin >= pos, FormatError, source, ": tensor ", quote_name(ti.name), " data_offsets [",
-             ti.begin, ", ", ti.end, "] overlap tensor ", quote_name(prev->name), " data_offsets [",
-             prev->begin, ", ", prev->end, "]");
+    CF_CHECK(ti.begin >= pos, FormatError, source, ": tensor ", quote_name(ti.name),
+             " data_offsets [", ti.begin, ", ", ti.end, "] overlap tensor ", quote_name(prev->name),
+             " data_offsets [", prev->begin, ", ", prev->end, "]");
     CF_CHECK(ti.begin == pos, FormatError, source, ": gap in the data buffer: bytes [", pos, ", ",
              ti.begin, ") belong to no tensor");
     pos = ti.end;
@@ -361,9 +394,9 @@ Tensor decode_tensor(const TensorInfo& ti, const uint8_t* data, uint64_t file_of
   if (d == "BOOL") {
     // Any other byte would be a bool with an invalid object representation.
     for (int64_t i = 0; i < n; ++i)
-      CF_CHECK(data[i] <= 1, FormatError, source, ": tensor ", quote_name(ti.name), " (BOOL) holds byte ",
-               static_cast<int>(data[i]), " at element ", i, " (file offset ", file_offset + i,
-               "); only 0 and 1 are valid");
+      CF_CHECK(data[i] <= 1, FormatError, source, ": tensor ", quote_name(ti.name),
+               " (BOOL) holds byte ", static_cast<int>(data[i]), " at element ", i,
+               " (file offset ", file_offset + i, "); only 0 and 1 are valid");
     return raw(DType::b8);
   }
   if (d == "F16") {
@@ -393,7 +426,8 @@ void pread_exact(int fd, uint8_t* out, size_t n, uint64_t offset, const std::str
     if (r < 0 && errno == EINTR) continue;
     CF_CHECK(r >= 0, IoError, path, ": read failed at offset ", offset + done, ": ",
              std::strerror(errno));
-    CF_CHECK(r > 0, IoError, path, ": file shrank while reading (end at offset ", offset + done, ")");
+    CF_CHECK(r > 0, IoError, path, ": file shrank while reading (end at offset ", offset + done,
+             ")");
     done += static_cast<size_t>(r);
   }
 }
@@ -406,8 +440,8 @@ NamedTensors parse_safetensors(std::span<const uint8_t> bytes, const std::string
   out.metadata = h.metadata;
   const uint64_t base = 8 + h.header_size;
   for (const TensorInfo& ti : h.tensors)
-    out.tensors.emplace_back(ti.name,
-                             decode_tensor(ti, bytes.data() + base + ti.begin, base + ti.begin, source));
+    out.tensors.emplace_back(
+        ti.name, decode_tensor(ti, bytes.data() + base + ti.begin, base + ti.begin, source));
   return out;
 }
 
@@ -443,8 +477,9 @@ NamedTensors load_safetensors(const std::string& path) {
   return parse_safetensors(bytes, path);
 }
 
-std::vector<uint8_t> serialize_safetensors(const std::vector<std::pair<std::string, Tensor>>& tensors,
-                                           const std::map<std::string, std::string>& metadata) {
+std::vector<uint8_t> serialize_safetensors(
+    const std::vector<std::pair<std::string, Tensor>>& tensors,
+    const std::map<std::string, std::string>& metadata) {
   auto check_text = [](const std::string& s, const char* what) {
     CF_CHECK(utf8_error_offset(s) == s.size(), ValueError, "save_safetensors: ", what,
              " is not valid UTF-8 (byte ", utf8_error_offset(s), ")");
@@ -459,14 +494,16 @@ std::vector<uint8_t> serialize_safetensors(const std::vector<std::pair<std::stri
              "save_safetensors: invalid tensor name ", quote_name(name));
     CF_CHECK(names.insert(name).second, ValueError, "save_safetensors: duplicate tensor name ",
              quote_name(name));
-    CF_CHECK(t.defined(), ValueError, "save_safetensors: tensor ", quote_name(name), " is undefined");
+    CF_CHECK(t.defined(), ValueError, "save_safetensors: tensor ", quote_name(name),
+             " is undefined");
     CF_CHECK(t.device() == Device::cpu, DeviceError, "save_safetensors: tensor ", quote_name(name),
              " is on ", device_name(t.device()), "; move it to the cpu first");
     Tensor c = t.detach().contiguous();
     const uint64_t nbytes = static_cast<uint64_t>(c.numel()) * c.element_size();
     json shape = json::array();
     for (int64_t s : c.shape()) shape.push_back(s);
-    header[name] = {{"dtype", file_dtype(c.dtype())}, {"shape", shape},
+    header[name] = {{"dtype", file_dtype(c.dtype())},
+                    {"shape", shape},
                     {"data_offsets", {offset, offset + nbytes}}};
     offset += nbytes;
     contiguous.push_back(c);

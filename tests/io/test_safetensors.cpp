@@ -36,8 +36,7 @@ fs::path corpus_dir() {
 class TempDir {
  public:
   explicit TempDir(const std::string& tag) {
-    path_ = fs::temp_directory_path() /
-            ("cformer_io_" + tag + "_" + std::to_string(::getpid()));
+    path_ = fs::temp_directory_path() / ("cformer_io_" + tag + "_" + std::to_string(::getpid()));
     fs::remove_all(path_);
     fs::create_directories(path_);
   }
@@ -64,7 +63,9 @@ Bytes bytes_of(const Tensor& t) {
   return b;
 }
 
-Bytes str_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
+Bytes str_bytes(const std::string& s) {
+  return Bytes(s.begin(), s.end());
+}
 
 // A file image: the 8-byte length of json, json, then data_bytes zero bytes.
 Bytes file_image(const std::string& json, size_t data_bytes = 0) {
@@ -87,7 +88,8 @@ std::string read_text(const fs::path& p) {
 }
 
 // The message of the cf::Error that fn throws ("" and a failure when it throws none).
-template <class Err, class Fn> std::string error_of(Fn&& fn) {
+template <class Err, class Fn>
+std::string error_of(Fn&& fn) {
   try {
     fn();
   } catch (const Err& e) {
@@ -124,8 +126,8 @@ NamedList sample_tensors() {
   };
 }
 
-const std::map<std::string, std::string> kMetadata = {{"format", "pt"}, {"step", "120"},
-                                                      {"note", "ünïcode \"quoted\"\n"}};
+const std::map<std::string, std::string> kMetadata = {
+    {"format", "pt"}, {"step", "120"}, {"note", "ünïcode \"quoted\"\n"}};
 
 void expect_same(const NamedList& expected, const io::NamedTensors& got) {
   ASSERT_EQ(got.tensors.size(), expected.size());
@@ -144,9 +146,8 @@ void expect_same(const NamedList& expected, const io::NamedTensors& got) {
 // ---------------------------------------------------------------------------- writing
 
 TEST(Safetensors, SerializesTheExactByteLayout) {
-  Bytes got = io::serialize_safetensors({{"b", from_vector<float>({1.0f, 2.0f})},
-                                         {"a", from_vector<uint8_t>({7})}},
-                                        {{"k", "v"}});
+  Bytes got = io::serialize_safetensors(
+      {{"b", from_vector<float>({1.0f, 2.0f})}, {"a", from_vector<uint8_t>({7})}}, {{"k", "v"}});
   // JSON keys sorted, no spaces, space padding to a multiple of 8, data in the given order.
   std::string json =
       R"({"__metadata__":{"k":"v"},"a":{"data_offsets":[8,9],"dtype":"U8","shape":[1]},)"
@@ -194,28 +195,35 @@ TEST(Safetensors, NoTensorsAndNoMetadata) {
 TEST(Safetensors, WriterRejectsBadNames) {
   const Tensor t = zeros(Shape{2});
   for (const std::string& name : {std::string(""), std::string("__metadata__")})
-    EXPECT_NE(error_of<ValueError>([&name, &t]() { io::serialize_safetensors({{name, t}}); })
-                  .find("save_safetensors: invalid tensor name"),
+    EXPECT_NE(error_of<ValueError>([&name, &t]() {
+                io::serialize_safetensors({{name, t}});
+              }).find("save_safetensors: invalid tensor name"),
               std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&t]() { io::serialize_safetensors({{"w", t}, {"w", t}}); })
-                .find("save_safetensors: duplicate tensor name 'w'"),
+  EXPECT_NE(error_of<ValueError>([&t]() {
+              io::serialize_safetensors({{"w", t}, {"w", t}});
+            }).find("save_safetensors: duplicate tensor name 'w'"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&t]() { io::serialize_safetensors({{"bad\xff", t}}); })
-                .find("a tensor name is not valid UTF-8 (byte 3)"),
+  EXPECT_NE(error_of<ValueError>([&t]() {
+              io::serialize_safetensors({{"bad\xff", t}});
+            }).find("a tensor name is not valid UTF-8 (byte 3)"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([&t]() { io::serialize_safetensors({{"w", t}}, {{"k", "\xc0\xaf"}}); })
-                .find("a metadata value is not valid UTF-8"),
+  EXPECT_NE(error_of<ValueError>([&t]() {
+              io::serialize_safetensors({{"w", t}}, {{"k", "\xc0\xaf"}});
+            }).find("a metadata value is not valid UTF-8"),
             std::string::npos);
-  EXPECT_NE(error_of<ValueError>([]() { io::serialize_safetensors({{"w", Tensor{}}}); })
-                .find("tensor 'w' is undefined"),
+  EXPECT_NE(error_of<ValueError>([]() {
+              io::serialize_safetensors({{"w", Tensor{}}});
+            }).find("tensor 'w' is undefined"),
             std::string::npos);
 }
 
 TEST(Safetensors, MissingTensorNamesIt) {
-  io::NamedTensors nt = io::parse_safetensors(io::serialize_safetensors({{"a", zeros(Shape{1})}}), "m");
+  io::NamedTensors nt =
+      io::parse_safetensors(io::serialize_safetensors({{"a", zeros(Shape{1})}}), "m");
   EXPECT_TRUE(nt.contains("a"));
   EXPECT_FALSE(nt.contains("b"));
-  EXPECT_NE(error_of<ValueError>([&nt]() { nt.at("b"); }).find("no tensor named 'b'"), std::string::npos);
+  EXPECT_NE(error_of<ValueError>([&nt]() { nt.at("b"); }).find("no tensor named 'b'"),
+            std::string::npos);
 }
 
 // ---------------------------------------------------------------------------- the corpus
@@ -232,7 +240,8 @@ const MalformedCase kMalformed[] = {
     {"empty", "fewer than the 8-byte header length", false},
     {"seven_bytes", "fewer than the 8-byte header length", false},
     {"header_length_past_end", "header length 100 runs past the end of the file (10 bytes)", false},
-    {"header_length_over_limit", "header length 100000001 exceeds the limit of 100000000 bytes", false},
+    {"header_length_over_limit", "header length 100000001 exceeds the limit of 100000000 bytes",
+     false},
     {"header_length_u64_max", "header length 18446744073709551615 exceeds the limit", false},
     {"header_length_zero", "header of 0 bytes cannot hold a JSON object", false},
     {"header_length_one", "header of 1 bytes cannot hold a JSON object", false},
@@ -240,7 +249,8 @@ const MalformedCase kMalformed[] = {
     {"header_json_array", "header does not start with '{' (byte 8 is 0x5b)", false},
     {"invalid_json", "header is not valid JSON", false},
     {"invalid_json_trailing_garbage", "header is not valid JSON", false},
-    {"invalid_json_nul_padding", "header is not valid JSON: NUL byte at byte 10 of the file", false},
+    {"invalid_json_nul_padding", "header is not valid JSON: NUL byte at byte 10 of the file",
+     false},
     {"invalid_json_nan", "header is not valid JSON", false},
     {"invalid_json_lone_surrogate", "header is not valid JSON", false},
     {"invalid_utf8", "header is not valid UTF-8 (byte 10 of the file)", false},
@@ -254,47 +264,67 @@ const MalformedCase kMalformed[] = {
     {"dtype_missing", "tensor 'a' has no dtype", false},
     {"shape_missing", "tensor 'a' has no shape", false},
     {"shape_not_array", "tensor 'a' shape must be an array, got the integer 2", false},
-    {"shape_negative", "tensor 'a' shape[0] must be a non-negative integer, got the integer -2", false},
-    {"shape_float", "tensor 'a' shape[0] must be a non-negative integer, got the number 2.0", false},
-    {"shape_string", "tensor 'a' shape[1] must be a non-negative integer, got the string '2'", false},
-    {"shape_beyond_u64", "tensor 'a' shape[0] must be a non-negative integer, got the number", false},
+    {"shape_negative", "tensor 'a' shape[0] must be a non-negative integer, got the integer -2",
+     false},
+    {"shape_float", "tensor 'a' shape[0] must be a non-negative integer, got the number 2.0",
+     false},
+    {"shape_string", "tensor 'a' shape[1] must be a non-negative integer, got the string '2'",
+     false},
+    {"shape_beyond_u64", "tensor 'a' shape[0] must be a non-negative integer, got the number",
+     false},
     {"shape_overflow_product", "shape [4294967296, 4294967296] has more than 2^50 elements", false},
     {"shape_u64_max", "shape [18446744073709551615] has more than 2^50 elements", false},
-    {"shape_zero_hides_huge_dims", "shape [0, 1099511627776, 1099511627776] has more than 2^50", false},
+    {"shape_zero_hides_huge_dims", "shape [0, 1099511627776, 1099511627776] has more than 2^50",
+     false},
     {"shape_too_many_dims", "tensor 'a' has 9 dims; at most 8 are supported", false},
-    {"shape_deeply_nested", "shape[0] must be a non-negative integer, got an array of 1 elements", false},
+    {"shape_deeply_nested", "shape[0] must be a non-negative integer, got an array of 1 elements",
+     false},
     {"offsets_missing", "tensor 'a' has no data_offsets", false},
-    {"offsets_wrong_length", "data_offsets must be an array [begin, end], got an array of 1 elements", false},
-    {"offsets_three", "data_offsets must be an array [begin, end], got an array of 3 elements", false},
-    {"offsets_not_array", "data_offsets must be an array [begin, end], got the string '0:8'", false},
-    {"offsets_not_integers", "data_offsets[0] must be a non-negative integer, got the number 0.0", false},
-    {"offsets_negative", "data_offsets[0] must be a non-negative integer, got the integer -8", false},
+    {"offsets_wrong_length",
+     "data_offsets must be an array [begin, end], got an array of 1 elements", false},
+    {"offsets_three", "data_offsets must be an array [begin, end], got an array of 3 elements",
+     false},
+    {"offsets_not_array", "data_offsets must be an array [begin, end], got the string '0:8'",
+     false},
+    {"offsets_not_integers", "data_offsets[0] must be a non-negative integer, got the number 0.0",
+     false},
+    {"offsets_negative", "data_offsets[0] must be a non-negative integer, got the integer -8",
+     false},
     {"offsets_null", "data_offsets[1] must be a non-negative integer, got null", false},
     {"offsets_reversed", "tensor 'a' data_offsets [8, 0] end before they begin", false},
-    {"offsets_past_end", "data_offsets [0, 16] run past the end of the data buffer (8 bytes)", false},
-    {"offsets_near_u64_max",
-     "data_offsets [18446744073709551607, 18446744073709551615] run past the end of the data buffer",
+    {"offsets_past_end", "data_offsets [0, 16] run past the end of the data buffer (8 bytes)",
      false},
-    {"offsets_overlap", "tensor 'b' data_offsets [4, 12] overlap tensor 'a' data_offsets [0, 8]", false},
-    {"offsets_alias", "tensor 'b' data_offsets [0, 8] overlap tensor 'a' data_offsets [0, 8]", false},
+    {"offsets_near_u64_max",
+     "data_offsets [18446744073709551607, 18446744073709551615] run past the end of the data "
+     "buffer",
+     false},
+    {"offsets_overlap", "tensor 'b' data_offsets [4, 12] overlap tensor 'a' data_offsets [0, 8]",
+     false},
+    {"offsets_alias", "tensor 'b' data_offsets [0, 8] overlap tensor 'a' data_offsets [0, 8]",
+     false},
     {"offsets_empty_inside_other", "tensor 'e' data_offsets [4, 4] overlap tensor 'a'", false},
     {"offsets_gap", "gap in the data buffer: bytes [4, 8) belong to no tensor", false},
     {"offsets_not_from_zero", "gap in the data buffer: bytes [0, 4) belong to no tensor", false},
     {"trailing_bytes", "trailing bytes [4, 8) belong to no tensor", false},
     {"no_tensors_trailing_bytes", "trailing bytes [0, 8) belong to no tensor", false},
     {"byte_count_mismatch",
-     "tensor 'a' of dtype F32 and shape [2, 3] needs 24 bytes, but data_offsets [0, 20] hold 20", false},
-    {"byte_count_dtype_mismatch", "of dtype F64 and shape [2] needs 16 bytes, but data_offsets [0, 8] hold 8",
+     "tensor 'a' of dtype F32 and shape [2, 3] needs 24 bytes, but data_offsets [0, 20] hold 20",
      false},
+    {"byte_count_dtype_mismatch",
+     "of dtype F64 and shape [2] needs 16 bytes, but data_offsets [0, 8] hold 8", false},
     {"scalar_byte_count", "and shape [] needs 4 bytes, but data_offsets [0, 8] hold 8", false},
-    {"metadata_not_object", "__metadata__ must be an object of strings, got an array of 2 elements", false},
+    {"metadata_not_object", "__metadata__ must be an object of strings, got an array of 2 elements",
+     false},
     {"metadata_null", "__metadata__ must be an object of strings, got null", false},
-    {"metadata_value_not_string", "__metadata__ value of 'step' must be a string, got the integer 10", false},
+    {"metadata_value_not_string",
+     "__metadata__ value of 'step' must be a string, got the integer 10", false},
     {"metadata_value_object", "__metadata__ value of 'cfg' must be a string, got an object", false},
     {"unknown_field", "tensor 'a' has an unknown field 'offset'", false},
-    {"entry_not_object", "tensor 'a' must be an object {dtype, shape, data_offsets}, got an array", false},
+    {"entry_not_object", "tensor 'a' must be an object {dtype, shape, data_offsets}, got an array",
+     false},
     {"empty_tensor_name", "empty tensor name", false},
-    {"bool_byte_2", "tensor 'm' (BOOL) holds byte 2 at element 1 (file offset 65); only 0 and 1", true},
+    {"bool_byte_2", "tensor 'm' (BOOL) holds byte 2 at element 1 (file offset 65); only 0 and 1",
+     true},
     {"truncated_data", "data_offsets [0, 8] run past the end of the data buffer (5 bytes)", false},
     {"truncated_header", "runs past the end of the file (20 bytes)", false},
 };
@@ -321,7 +351,8 @@ TEST(SafetensorsCorpus, EveryMalformedFileThrowsItsFormatError) {
       EXPECT_NE(header_msg.find(c.message), std::string::npos) << "header-only: " << header_msg;
     }
   }
-  for (const std::string& f : on_disk) EXPECT_TRUE(in_table.count(f)) << f << " has no row in the table";
+  for (const std::string& f : on_disk)
+    EXPECT_TRUE(in_table.count(f)) << f << " has no row in the table";
   EXPECT_GE(in_table.size(), 35u);
 }
 
@@ -351,7 +382,8 @@ TEST(SafetensorsCorpus, EveryValidFileLoads) {
 
   io::NamedTensors m = load("metadata_only");
   EXPECT_TRUE(m.tensors.empty());
-  EXPECT_EQ(m.metadata, (std::map<std::string, std::string>{{"format", "pt"}, {"note", "no tensors"}}));
+  EXPECT_EQ(m.metadata,
+            (std::map<std::string, std::string>{{"format", "pt"}, {"note", "no tensors"}}));
   EXPECT_TRUE(load("no_tensors").tensors.empty());
 
   io::NamedTensors p = load("padded_header");
@@ -390,13 +422,15 @@ TEST(Safetensors, UnsupportedDTypesThrowNotImplemented) {
   for (const char* dtype : {"U64", "F8_E4M3", "F8_E5M2"}) {
     SCOPED_TRACE(dtype);
     const int64_t esize = std::string(dtype) == "U64" ? 8 : 1;
-    std::string json = std::string(R"({"x":{"dtype":")") + dtype + R"(","shape":[2],"data_offsets":[0,)" +
-                       std::to_string(2 * esize) + "]}}";
+    std::string json = std::string(R"({"x":{"dtype":")") + dtype +
+                       R"(","shape":[2],"data_offsets":[0,)" + std::to_string(2 * esize) + "]}}";
     const Bytes b = file_image(json, 2 * esize);
     EXPECT_NO_THROW(io::parse_safetensors_header(b, b.size(), "m"));
-    EXPECT_NE(error_of<NotImplementedError>([&b]() { io::parse_safetensors(b, "m"); })
-                  .find("m: tensor 'x' has dtype " + std::string(dtype) + ", which cformer cannot hold"),
-              std::string::npos);
+    EXPECT_NE(
+        error_of<NotImplementedError>([&b]() {
+          io::parse_safetensors(b, "m");
+        }).find("m: tensor 'x' has dtype " + std::string(dtype) + ", which cformer cannot hold"),
+        std::string::npos);
   }
 }
 
@@ -436,7 +470,8 @@ TEST(SafetensorsRobustness, RandomByteFlipsParseOrThrowCfError) {
   const Bytes original = io::serialize_safetensors(sample_tensors(), kMetadata);
   const uint64_t seed = 20261121;
   std::mt19937_64 rng(seed);
-  const uint64_t header_end = 8 + io::parse_safetensors_header(original, original.size(), "m").header_size;
+  const uint64_t header_end =
+      8 + io::parse_safetensors_header(original, original.size(), "m").header_size;
   int parsed = 0, rejected = 0;
   const int kTrials = 4000;
   for (int trial = 0; trial < kTrials; ++trial) {
@@ -447,13 +482,22 @@ TEST(SafetensorsRobustness, RandomByteFlipsParseOrThrowCfError) {
       const size_t limit = rng() % 8 == 0 ? b.size() : header_end;
       const size_t pos = rng() % limit;
       switch (rng() % 4) {
-        case 0: b[pos] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-        case 1: b[pos] = static_cast<uint8_t>(rng()); break;
-        case 2: b[pos] = static_cast<uint8_t>("0123456789{}[]\",:-. e"[rng() % 21]); break;
-        default: b[pos] = static_cast<uint8_t>(b[pos] + 1); break;
+        case 0:
+          b[pos] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          break;
+        case 1:
+          b[pos] = static_cast<uint8_t>(rng());
+          break;
+        case 2:
+          b[pos] = static_cast<uint8_t>("0123456789{}[]\",:-. e"[rng() % 21]);
+          break;
+        default:
+          b[pos] = static_cast<uint8_t>(b[pos] + 1);
+          break;
       }
     }
-    if (parses_or_throws_cf_error(b, "seed " + std::to_string(seed) + " trial " + std::to_string(trial)))
+    if (parses_or_throws_cf_error(
+            b, "seed " + std::to_string(seed) + " trial " + std::to_string(trial)))
       ++parsed;
     else
       ++rejected;
@@ -474,7 +518,8 @@ TEST(Safetensors, HeaderOnlyReadDoesNotTouchTheData) {
   // A 64 GiB tensor in a sparse file: reading the data would take minutes or fail to allocate.
   const uint64_t data_bytes = uint64_t{1} << 36;
   std::string json = R"({"__metadata__":{"k":"v"},"w":{"dtype":"F32","shape":[131072,131072],)"
-                     R"("data_offsets":[0,)" + std::to_string(data_bytes) + "]}}";
+                     R"("data_offsets":[0,)" +
+                     std::to_string(data_bytes) + "]}}";
   const Bytes head = file_image(json);
   write_bytes(path, head);
   ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(head.size() + data_bytes)), 0)
@@ -482,7 +527,8 @@ TEST(Safetensors, HeaderOnlyReadDoesNotTouchTheData) {
 
   const auto start = std::chrono::steady_clock::now();
   io::SafetensorsHeader h = io::read_safetensors_header(path);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 0.5);
   ASSERT_EQ(h.tensors.size(), 1u);
   EXPECT_EQ(h.tensors[0].name, "w");
@@ -495,21 +541,25 @@ TEST(Safetensors, HeaderOnlyReadDoesNotTouchTheData) {
 
   // One byte short of the declared data: the header reader sees it from the file size alone.
   ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(head.size() + data_bytes - 1)), 0);
-  EXPECT_NE(error_of<FormatError>([&path]() { io::read_safetensors_header(path); })
-                .find("run past the end of the data buffer (68719476735 bytes)"),
+  EXPECT_NE(error_of<FormatError>([&path]() {
+              io::read_safetensors_header(path);
+            }).find("run past the end of the data buffer (68719476735 bytes)"),
             std::string::npos);
 }
 
 TEST(Safetensors, HeaderReadErrorsNameThePath) {
   TempDir dir("header_errors");
   const std::string missing = dir.path() / "missing.safetensors";
-  EXPECT_NE(error_of<IoError>([&missing]() { io::read_safetensors_header(missing); })
-                .find(missing + ": cannot open: No such file or directory"),
+  EXPECT_NE(error_of<IoError>([&missing]() {
+              io::read_safetensors_header(missing);
+            }).find(missing + ": cannot open: No such file or directory"),
             std::string::npos);
   EXPECT_NE(error_of<IoError>([&missing]() { io::load_safetensors(missing); }).find(missing),
             std::string::npos);
   const std::string d = dir.path();
-  EXPECT_NE(error_of<IoError>([&d]() { io::read_safetensors_header(d); }).find(d + ": not a regular file"),
+  EXPECT_NE(error_of<IoError>([&d]() {
+              io::read_safetensors_header(d);
+            }).find(d + ": not a regular file"),
             std::string::npos);
   EXPECT_NE(error_of<IoError>([&d]() { io::read_file(d); }).find(d + ": is a directory"),
             std::string::npos);
@@ -549,8 +599,10 @@ TEST(WriteFileAtomic, WritesThenReplacesWithoutLeavingTemporaries) {
 TEST(WriteFileAtomic, MissingDirectoryThrowsIoErrorNamingThePath) {
   TempDir dir("atomic_missing");
   const std::string path = dir.path() / "no_such_dir" / "ckpt.safetensors";
-  const std::string msg = error_of<IoError>([&path]() { io::write_file_atomic(path, str_bytes("x")); });
-  EXPECT_EQ(msg.rfind(path + ": write_file_atomic: cannot create the temporary file", 0), 0u) << msg;
+  const std::string msg =
+      error_of<IoError>([&path]() { io::write_file_atomic(path, str_bytes("x")); });
+  EXPECT_EQ(msg.rfind(path + ": write_file_atomic: cannot create the temporary file", 0), 0u)
+      << msg;
   EXPECT_NE(msg.find("No such file or directory"), std::string::npos) << msg;
   EXPECT_THROW(io::save_safetensors(path, {{"w", zeros(Shape{2})}}), IoError);
   EXPECT_TRUE(dir.entries().empty());
@@ -562,7 +614,8 @@ TEST(WriteFileAtomic, FailedRenameKeepsTheOldContentAndNoTemporary) {
   fs::create_directories(target / "child");  // a non-empty directory cannot be replaced by a file
   const std::string msg =
       error_of<IoError>([&target]() { io::write_file_atomic(target, str_bytes("data")); });
-  EXPECT_NE(msg.find(target.string() + ": write_file_atomic: rename failed"), std::string::npos) << msg;
+  EXPECT_NE(msg.find(target.string() + ": write_file_atomic: rename failed"), std::string::npos)
+      << msg;
   EXPECT_EQ(dir.entries(), std::vector<std::string>{"taken"});
   EXPECT_TRUE(fs::is_directory(target / "child"));
 }
