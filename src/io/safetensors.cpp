@@ -169,37 +169,80 @@ float half_to_float(uint16_t h) {
   return sign ? -v : v;
 }
 
-// nlohmann keeps the last of duplicate keys silently; another reader may keep the first, so a
-// file with duplicates means different things to different readers: reject them at every depth.
-struct DuplicateFinder {
-  struct Frame {
-    std::set<std::string> keys;
-    std::string owner;  // the key whose value this object is ("" at the top)
-  };
-  std::vector<Frame> frames;
-  std::string last_key;
-  std::string duplicate, owner;  // the first duplicate found
+// Checks the JSON structure while it is parsed, before the DOM can grow: a header is an object
+// of objects whose fields hold strings, numbers or short arrays of numbers, so nothing nests
+// deeper than 3 and no array needs more than kMaxArray elements (a 100 MB header of nested or
+// long arrays would otherwise cost gigabytes). Duplicate keys are rejected at every depth:
+// nlohmann keeps the last silently, another reader may keep the first, so a file with
+// duplicates means different things to different readers.
+class HeaderGuard {
+ public:
+  explicit HeaderGuard(const std::string& source) : source_(source) {}
 
   bool on_event(json::parse_event_t event, const json& parsed) {
     switch (event) {
       case json::parse_event_t::object_start:
-        frames.push_back({{}, last_key});
+      case json::parse_event_t::array_start: {
+        count_element();
+        const bool array = event == json::parse_event_t::array_start;
+        CF_CHECK(frames_.size() < kMaxDepth, FormatError, source_,
+                 ": header nests JSON values deeper than a safetensors header can (",
+                 array ? "an array" : "an object", " inside ", where(), ")");
+        frames_.push_back({array, 0, {}, frames_.empty() ? "" : last_key_});
         break;
+      }
       case json::parse_event_t::object_end:
-        if (!frames.empty()) frames.pop_back();
+      case json::parse_event_t::array_end:
+        if (!frames_.empty()) frames_.pop_back();
         break;
       case json::parse_event_t::key:
-        last_key = parsed.get<std::string>();
-        if (!frames.empty() && !frames.back().keys.insert(last_key).second && duplicate.empty()) {
-          duplicate = last_key;
-          owner = frames.size() == 1 ? "" : frames.back().owner;
+        last_key_ = parsed.get<std::string>();
+        if (!frames_.empty() && !frames_.back().keys.insert(last_key_).second) {
+          CF_CHECK(frames_.size() != 1 || last_key_ != "__metadata__", FormatError, source_,
+                   ": duplicate __metadata__");
+          CF_CHECK(frames_.size() != 1, FormatError, source_, ": duplicate tensor name ",
+                   quote_name(last_key_));
+          CF_THROW(FormatError, source_, ": duplicate key ", quote_name(last_key_), " in ",
+                   where());
         }
         break;
-      default:
+      case json::parse_event_t::value:
+        count_element();
         break;
     }
     return true;
   }
+
+ private:
+  static constexpr size_t kMaxDepth = 3;   // header object > entry > shape / data_offsets
+  static constexpr size_t kMaxArray = 64;  // far above any valid shape (8) or data_offsets (2)
+  struct Frame {
+    bool array;
+    size_t count;                // elements so far (arrays)
+    std::set<std::string> keys;  // keys so far (objects)
+    std::string owner;           // the key whose value this is ("" at the top)
+  };
+
+  void count_element() {
+    if (frames_.empty() || !frames_.back().array) return;
+    CF_CHECK(++frames_.back().count <= kMaxArray, FormatError, source_,
+             ": an array in the header (", where(), ") has more than ", kMaxArray,
+             " elements; no safetensors field holds that many");
+  }
+
+  // The innermost container, for messages: "'shape' of the entry 'w'", "the entry 'w'".
+  std::string where() const {
+    if (frames_.size() <= 1) return "the header object";
+    const std::string& entry = frames_[1].owner;
+    const std::string top =
+        entry == "__metadata__" ? "__metadata__" : "the entry " + quote_name(entry);
+    if (frames_.size() == 2) return top;
+    return quote_name(frames_.back().owner) + " of " + top;
+  }
+
+  const std::string& source_;
+  std::vector<Frame> frames_;
+  std::string last_key_;
 };
 
 TensorInfo parse_entry(const std::string& name, const json& v, uint64_t data_size,
@@ -302,26 +345,18 @@ SafetensorsHeader parse_safetensors_header(std::span<const uint8_t> bytes, uint6
            ": header is not valid JSON: NUL byte at byte ", nul + 8, " of the file");
   h.data_size = total_size - 8 - h.header_size;
 
-  DuplicateFinder dups;
+  HeaderGuard guard(source);
   json doc;
   try {
     doc = json::parse(text.begin(), text.end(),
-                      [&dups](int /*depth*/, json::parse_event_t event, json& parsed) {
-                        return dups.on_event(event, parsed);
+                      [&guard](int /*depth*/, json::parse_event_t event, json& parsed) {
+                        return guard.on_event(event, parsed);
                       });
   } catch (const json::parse_error& e) {
     CF_THROW(FormatError, source, ": header is not valid JSON (near byte ", 8 + e.byte,
              " of the file): ", e.what());
   } catch (const json::exception& e) {
     CF_THROW(FormatError, source, ": header is not valid JSON: ", e.what());
-  }
-  if (!dups.duplicate.empty()) {
-    CF_CHECK(dups.duplicate != "__metadata__" || !dups.owner.empty(), FormatError, source,
-             ": duplicate __metadata__");
-    if (dups.owner.empty())
-      CF_THROW(FormatError, source, ": duplicate tensor name ", quote_name(dups.duplicate));
-    CF_THROW(FormatError, source, ": duplicate key ", quote_name(dups.duplicate), " in the entry ",
-             quote_name(dups.owner));
   }
   CF_CHECK(doc.is_object(), FormatError, source, ": header is not a JSON object");
 

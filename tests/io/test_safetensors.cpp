@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -277,7 +278,15 @@ const MalformedCase kMalformed[] = {
     {"shape_zero_hides_huge_dims", "shape [0, 1099511627776, 1099511627776] has more than 2^50",
      false},
     {"shape_too_many_dims", "tensor 'a' has 9 dims; at most 8 are supported", false},
-    {"shape_deeply_nested", "shape[0] must be a non-negative integer, got an array of 1 elements",
+    {"shape_deeply_nested",
+     "header nests JSON values deeper than a safetensors header can (an array inside 'shape' of "
+     "the entry 'a')",
+     false},
+    {"shape_long_array",
+     "an array in the header ('shape' of the entry 'a') has more than 64 elements", false},
+    {"metadata_nested_deep",
+     "header nests JSON values deeper than a safetensors header can (an object inside 'k' of "
+     "__metadata__)",
      false},
     {"offsets_missing", "tensor 'a' has no data_offsets", false},
     {"offsets_wrong_length",
@@ -320,11 +329,12 @@ const MalformedCase kMalformed[] = {
      "__metadata__ value of 'step' must be a string, got the integer 10", false},
     {"metadata_value_object", "__metadata__ value of 'cfg' must be a string, got an object", false},
     {"unknown_field", "tensor 'a' has an unknown field 'offset'", false},
-    {"entry_not_object", "tensor 'a' must be an object {dtype, shape, data_offsets}, got an array",
+    {"entry_not_object",
+     "tensor 'a' must be an object {dtype, shape, data_offsets}, got an array of 2 elements",
      false},
     {"empty_tensor_name", "empty tensor name", false},
-    {"bool_byte_2", "tensor 'm' (BOOL) holds byte 2 at element 1 (file offset 65); only 0 and 1",
-     true},
+    {"bool_byte_2",
+     "tensor 'm' (BOOL) holds byte 2 at element 1 (file offset 65); only 0 and 1 are valid", true},
     {"truncated_data", "data_offsets [0, 8] run past the end of the data buffer (5 bytes)", false},
     {"truncated_header", "runs past the end of the file (20 bytes)", false},
 };
@@ -350,6 +360,16 @@ TEST(SafetensorsCorpus, EveryMalformedFileThrowsItsFormatError) {
           error_of<FormatError>([&path]() { io::read_safetensors_header(path); });
       EXPECT_NE(header_msg.find(c.message), std::string::npos) << "header-only: " << header_msg;
     }
+  }
+  // The corpus README (written by the same script as the files) lists the same messages.
+  const std::string readme = read_text(corpus_dir() / "README.md");
+  for (const MalformedCase& c : kMalformed) {
+    const std::string row = "| " + std::string(c.file) + ".safetensors |";
+    const size_t at = readme.find(row);
+    ASSERT_NE(at, std::string::npos) << c.file << " is not in README.md";
+    const std::string line = readme.substr(at, readme.find('\n', at) - at);
+    EXPECT_NE(line.find("| `" + std::string(c.message) + "` |"), std::string::npos)
+        << "README.md and the table disagree on " << c.file << ": " << line;
   }
   for (const std::string& f : on_disk)
     EXPECT_TRUE(in_table.count(f)) << f << " has no row in the table";
@@ -508,6 +528,79 @@ TEST(SafetensorsRobustness, RandomByteFlipsParseOrThrowCfError) {
               static_cast<unsigned long long>(seed), kTrials, parsed, rejected, seconds);
   EXPECT_GT(rejected, kTrials / 2);  // the mutations do reach the validation
   EXPECT_GT(parsed, 0);              // and some land in data bytes or keep the JSON valid
+}
+
+// Edits of the JSON text with the length prefix kept right, so that the mutants get past the
+// framing checks and reach the semantic ones (offsets, shapes, dtypes, tiling, BOOL bytes).
+TEST(SafetensorsRobustness, RandomHeaderEditsParseOrThrowCfError) {
+  const auto start = std::chrono::steady_clock::now();
+  const Bytes original = io::serialize_safetensors(sample_tensors(), kMetadata);
+  const io::SafetensorsHeader h0 = io::parse_safetensors_header(original, original.size(), "m");
+  const std::string json0(original.begin() + 8, original.begin() + 8 + h0.header_size);
+  const Bytes data(original.begin() + 8 + h0.header_size, original.end());
+  const char* tokens[] = {"-1",
+                          "0",
+                          "1",
+                          "1e400",
+                          "18446744073709551616",
+                          "0.5",
+                          "null",
+                          "[]",
+                          "{}",
+                          "\"x\"",
+                          "[0,0]",
+                          "\"BOOL\"",
+                          "\"F16\"",
+                          "\"I8\"",
+                          ",",
+                          "]",
+                          "}",
+                          "[",
+                          "{",
+                          ":",
+                          "\"__metadata__\"",
+                          "9999"};
+  const uint64_t seed = 7;
+  std::mt19937_64 rng(seed);
+  int parsed = 0, rejected = 0;
+  const int kTrials = 3000;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    std::string text = json0;
+    const int edits = 1 + static_cast<int>(rng() % 3);
+    for (int k = 0; k < edits && !text.empty(); ++k) {
+      const size_t pos = rng() % text.size();
+      switch (rng() % 4) {
+        case 0:  // another digit: moves offsets, resizes shapes
+          if (std::isdigit(static_cast<unsigned char>(text[pos])))
+            text[pos] = '0' + rng() % 10;
+          else
+            text[pos] = "0123456789"[rng() % 10];
+          break;
+        case 1:
+          text.insert(pos, tokens[rng() % std::size(tokens)]);
+          break;
+        case 2:
+          text.erase(pos, 1 + rng() % 8);
+          break;
+        default:
+          text.insert(pos, text.substr(rng() % text.size(), 1 + rng() % 24));
+          break;
+      }
+    }
+    Bytes b = file_image(text, data.size());
+    std::memcpy(b.data() + 8 + text.size(), data.data(), data.size());
+    if (parses_or_throws_cf_error(
+            b, "seed " + std::to_string(seed) + " trial " + std::to_string(trial) + ": " + text))
+      ++parsed;
+    else
+      ++rejected;
+  }
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("random header edits: seed %llu, %d trials: %d parsed, %d rejected, %.2f s\n",
+              static_cast<unsigned long long>(seed), kTrials, parsed, rejected, seconds);
+  EXPECT_GT(rejected, kTrials / 2);
+  EXPECT_GT(parsed, 0);
 }
 
 // ---------------------------------------------------------------------------- header-only reads
