@@ -81,17 +81,13 @@ TEST(SafetensorsInterop, ReadsFilesFromAnIndependentWriter) {
   }
 }
 
-// The repository root: CFORMER_SOURCE_DIR, else three levels above this file (CMake compiles it
-// by absolute path), since the golden suite's ctest ENVIRONMENT list may not carry that variable.
-fs::path source_dir() {
-  if (const char* env = std::getenv("CFORMER_SOURCE_DIR")) return env;
-  return fs::path(__FILE__).parent_path().parent_path().parent_path();
-}
+// The repository root (the build defines CFORMER_SOURCE_DIR for every test).
+fs::path source_dir() { return CFORMER_SOURCE_DIR; }
 
 // Runs the independent Python checker; returns its exit status.
 int run_checker(const fs::path& file, const fs::path& expected) {
   const fs::path checker = source_dir() / "tools" / "golden" / "check_safetensors.py";
-  EXPECT_TRUE(fs::exists(checker)) << checker << " not found; set CFORMER_SOURCE_DIR";
+  EXPECT_TRUE(fs::exists(checker)) << checker << " not found";
   const std::string cmd = "/usr/bin/python3 '" + checker.string() + "' '" + file.string() + "' '" +
                           expected.string() + "'";
   const int status = std::system(cmd.c_str());

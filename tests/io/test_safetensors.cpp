@@ -29,8 +29,7 @@ using Bytes = std::vector<uint8_t>;
 using NamedList = std::vector<std::pair<std::string, Tensor>>;
 
 fs::path corpus_dir() {
-  const char* env = std::getenv("CFORMER_SOURCE_DIR");
-  return fs::path(env ? env : CFORMER_SOURCE_DIR) / "tests" / "data" / "safetensors";
+  return fs::path(CFORMER_SOURCE_DIR) / "tests" / "data" / "safetensors";
 }
 
 // A fresh directory removed at the end of the test.
