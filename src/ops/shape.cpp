@@ -236,7 +236,10 @@ Tensor cat(const std::vector<Tensor>& tensors, int dim) {
       TensorList grads(sizes.size());
       int64_t off = 0;
       for (size_t i = 0; i < sizes.size(); ++i) {
-        if (sizes[i] < 0) continue;
+        if (sizes[i] < 0) {  // a skipped 1-D empty tensor
+          if (needs[i]) grads[i] = zeros(Shape{0}, g[0].dtype());
+          continue;
+        }
         if (needs[i]) grads[i] = g[0].narrow(d, off, sizes[i]);
         off += sizes[i];
       }

@@ -40,7 +40,7 @@ ValuesIndices sort_impl(const char* op, const Tensor& x, int64_t k, int d, bool 
   }
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();
-    autograd::record(op, {x}, std::vector<Tensor*>{&r.values, &r.indices},
+    autograd::record(op, {x}, r.values,
                      [in_shape, d, si = autograd::save(r.indices)](const TensorList& g, const Needs&) -> TensorList {
                        if (!g[0].defined()) return {Tensor()};
                        if (g[0].numel() == 0) return {zeros(in_shape, g[0].dtype())};
