@@ -1,5 +1,7 @@
 #include "ops/index.h"
 
+#include <algorithm>
+
 #include "autograd/node.h"
 #include "cformer/ops.h"
 #include "ops/elementwise.h"
@@ -13,7 +15,14 @@ void check_index_range(const char* op, const Tensor& index, int64_t size, const 
   if (index.numel() == 0) return;
   const Tensor ic = index.contiguous();
   const int64_t* p = ic.data_ptr<int64_t>();
-  for (int64_t k = 0; k < ic.numel(); ++k)
+  const int64_t n = ic.numel();
+  int64_t lo = p[0], hi = p[0];
+  for (int64_t k = 0; k < n; ++k) {  // a branch-free pass; the bad value is looked up after
+    lo = std::min(lo, p[k]);
+    hi = std::max(hi, p[k]);
+  }
+  if (lo >= 0 && hi < size) return;
+  for (int64_t k = 0; k < n; ++k)
     CF_CHECK(p[k] >= 0 && p[k] < size, IndexError, op, ": index ", p[k], " is out of range for ",
              what, " (valid range [0, ", size, "))");
 }
@@ -50,7 +59,7 @@ void fill_shape(const Shape& s, int64_t* shape, int64_t* strides) {
   }
 }
 
-template <class T> void run_gather(const Tensor& out, const Tensor& xc, const Tensor& ic, int d) {
+template <class T> bool run_gather(const Tensor& out, const Tensor& xc, const Tensor& ic, int d) {
   ops::cpu::GatherArgs<T> a{};
   a.out = static_cast<T*>(out.raw_data_ptr());
   a.x = static_cast<const T*>(xc.raw_data_ptr());
@@ -58,13 +67,14 @@ template <class T> void run_gather(const Tensor& out, const Tensor& xc, const Te
   a.ndim = std::max(1, ic.dim());
   a.dim = d;
   int64_t unused[kMaxDims];
+  a.dim_size = xc.dim() ? xc.shape()[d] : 1;
   fill_shape(xc.shape(), unused, a.x_strides);
   fill_shape(ic.shape(), a.index_shape, a.out_strides);
-  if (xc.dtype() == DType::f64) ops::cpu::gather_forward_ref<T>(a);
-  else ops::cpu::gather_forward<T>(a);
+  if (xc.dtype() == DType::f64) return ops::cpu::gather_forward_ref<T>(a);
+  return ops::cpu::gather_forward<T>(a);
 }
 
-template <class T> void run_scatter_add(const Tensor& out, const Tensor& sc, const Tensor& ic, int d) {
+template <class T> bool run_scatter_add(const Tensor& out, const Tensor& sc, const Tensor& ic, int d) {
   ops::cpu::GatherArgs<T> a{};
   a.out = out.data_ptr<T>();
   a.x = sc.data_ptr<T>();
@@ -75,8 +85,9 @@ template <class T> void run_scatter_add(const Tensor& out, const Tensor& sc, con
   fill_shape(sc.shape(), unused, a.x_strides);
   fill_shape(out.shape(), unused, a.out_strides);
   fill_shape(ic.shape(), a.index_shape, unused);
-  if constexpr (std::is_same_v<T, double>) ops::cpu::scatter_add_forward_ref<T>(a);
-  else ops::cpu::scatter_add_forward<T>(a);
+  a.dim_size = out.dim() ? out.shape()[d] : 1;
+  if constexpr (std::is_same_v<T, double>) return ops::cpu::scatter_add_forward_ref<T>(a);
+  else return ops::cpu::scatter_add_forward<T>(a);
 }
 
 template <class T> void run_index_add(const Tensor& out, const Tensor& sc, const Tensor& ic, int d,
@@ -91,7 +102,8 @@ template <class T> void run_index_add(const Tensor& out, const Tensor& sc, const
   else ops::cpu::index_add_forward<T>(a);
 }
 
-// Checks shared by gather and scatter_add: same rank, index within x outside dim, index values.
+// Checks shared by gather and scatter_add: same rank, index within x outside dim. The index
+// values are checked by the kernels (fused); report_bad_index names the first bad one.
 int check_gather_like(const char* op, const Tensor& x, int dim, const Tensor& index) {
   CF_CHECK(x.defined(), ValueError, op, ": input is undefined");
   detail::check_cpu(x, op, "input");
@@ -102,9 +114,14 @@ int check_gather_like(const char* op, const Tensor& x, int dim, const Tensor& in
   for (int k = 0; k < x.dim(); ++k)
     CF_CHECK(k == d || index.shape()[k] <= x.shape()[k], ShapeError, op, ": index of shape ",
              index.shape(), " is larger than the input of shape ", x.shape(), " at dim ", k);
-  ops::check_index_range(op, index, x.dim() ? x.shape()[d] : 1,
-                         dim_desc(d, x.dim() ? x.shape()[d] : 1).c_str());
   return d;
+}
+
+// Called when a kernel found an index out of range: throws IndexError naming it.
+[[noreturn]] void report_bad_index(const char* op, const Tensor& x, int d, const Tensor& index) {
+  const int64_t size = x.dim() ? x.shape()[d] : 1;
+  ops::check_index_range(op, index, size, dim_desc(d, size).c_str());
+  CF_ASSERT(false, op, ": the kernel reported a bad index that the check did not find");
 }
 
 // Checks shared by index_select and index_add; returns the wrapped dim.
@@ -123,12 +140,14 @@ Tensor scatter_add_impl(const Tensor& x, int d, const Tensor& index, const Tenso
   Tensor out = x.detach().clone();
   if (index.numel() == 0) return out;
   const Tensor ic = index.contiguous(), sc = src.detach().contiguous();
+  bool ok = true;
   switch (x.dtype()) {
-    case DType::f32: run_scatter_add<float>(out, sc, ic, d); break;
-    case DType::f64: run_scatter_add<double>(out, sc, ic, d); break;
-    case DType::i64: run_scatter_add<int64_t>(out, sc, ic, d); break;
+    case DType::f32: ok = run_scatter_add<float>(out, sc, ic, d); break;
+    case DType::f64: ok = run_scatter_add<double>(out, sc, ic, d); break;
+    case DType::i64: ok = run_scatter_add<int64_t>(out, sc, ic, d); break;
     default: CF_THROW(DTypeError, "scatter_add: unsupported dtype ", dtype_name(x.dtype()));
   }
+  if (!ok) report_bad_index("scatter_add", x, d, index);
   return out;
 }
 
@@ -152,13 +171,15 @@ Tensor gather(const Tensor& x, int dim, const Tensor& index) {
   Tensor out = empty(index.shape(), x.dtype());
   if (out.numel() > 0) {
     const Tensor xc = x.detach().contiguous(), ic = index.contiguous();
+    bool ok = true;
     switch (x.element_size()) {
-      case 1: run_gather<uint8_t>(out, xc, ic, d); break;
-      case 2: run_gather<uint16_t>(out, xc, ic, d); break;
-      case 4: run_gather<uint32_t>(out, xc, ic, d); break;
-      case 8: run_gather<uint64_t>(out, xc, ic, d); break;
+      case 1: ok = run_gather<uint8_t>(out, xc, ic, d); break;
+      case 2: ok = run_gather<uint16_t>(out, xc, ic, d); break;
+      case 4: ok = run_gather<uint32_t>(out, xc, ic, d); break;
+      case 8: ok = run_gather<uint64_t>(out, xc, ic, d); break;
       default: CF_THROW(DTypeError, "gather: unsupported dtype ", dtype_name(x.dtype()));
     }
+    if (!ok) report_bad_index("gather", x, d, index);
   }
   if (autograd::needs_grad(x)) {
     const Shape in_shape = x.shape();

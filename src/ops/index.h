@@ -27,19 +27,22 @@ namespace cpu {
 template <class T> struct GatherArgs {
   T* out;                        // index's shape, contiguous (scatter: x's shape, pre-filled)
   const T* x;                    // gather: x contiguous; scatter: src contiguous
-  const int64_t* index;          // index's shape, contiguous, values in [0, size of dim)
+  const int64_t* index;          // index's shape, contiguous
   int ndim;                      // >= 1
   int dim;
+  int64_t dim_size;              // valid index values are [0, dim_size)
   int64_t index_shape[kMaxDims];
   int64_t x_strides[kMaxDims];   // gather: of x; scatter: of src
   int64_t out_strides[kMaxDims]; // gather: of out (= index's); scatter: of out (= x's)
 };
-/// Gather (=): T is any type of the element's size (data is only copied).
-template <class T> void gather_forward(const GatherArgs<T>& a);
-template <class T> void gather_forward_ref(const GatherArgs<T>& a);
-/// out[p with p_dim := index[p]] += x[p] (+=).
-template <class T> void scatter_add_forward(const GatherArgs<T>& a);
-template <class T> void scatter_add_forward_ref(const GatherArgs<T>& a);
+/// Gather (=): T is any type of the element's size (data is only copied). The range check is
+/// fused: positions with an index outside [0, dim_size) are skipped and the result is false
+/// (the op then throws), so nothing is read out of bounds and the index is read once.
+template <class T> bool gather_forward(const GatherArgs<T>& a);
+template <class T> bool gather_forward_ref(const GatherArgs<T>& a);
+/// out[p with p_dim := index[p]] += x[p] (+=); the same fused range check.
+template <class T> bool scatter_add_forward(const GatherArgs<T>& a);
+template <class T> bool scatter_add_forward_ref(const GatherArgs<T>& a);
 
 struct IndexSelectArgs {
   void* out;             // (outer, m, inner)

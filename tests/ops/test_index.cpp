@@ -76,13 +76,25 @@ TEST(IndexKernels, GatherMatchesRef) {
     a.index = idx.data();
     a.ndim = static_cast<int>(c.x.size());
     a.dim = c.dim;
+    a.dim_size = c.x[c.dim];
     for (int d = 0; d < a.ndim; ++d) a.index_shape[d] = c.index[d];
     contiguous_strides(c.x, a.x_strides);
     contiguous_strides(c.index, a.out_strides);
-    ops::cpu::gather_forward<uint32_t>(a);
+    EXPECT_TRUE(ops::cpu::gather_forward<uint32_t>(a));
     a.out = want.data();
-    ops::cpu::gather_forward_ref<uint32_t>(a);
+    EXPECT_TRUE(ops::cpu::gather_forward_ref<uint32_t>(a));
     EXPECT_EQ(got, want);
+    if (idx.empty()) continue;
+    // A bad index (either sign) is reported, its position skipped, nothing read out of bounds.
+    for (int64_t bad : {a.dim_size, int64_t{-1}, int64_t{1} << 40}) {
+      std::vector<int64_t> idx_bad = idx;
+      idx_bad[idx.size() / 2] = bad;
+      a.index = idx_bad.data();
+      a.out = got.data();
+      EXPECT_FALSE(ops::cpu::gather_forward<uint32_t>(a));
+      a.out = want.data();
+      EXPECT_FALSE(ops::cpu::gather_forward_ref<uint32_t>(a));
+    }
   }
 }
 
@@ -104,13 +116,20 @@ TEST(IndexKernels, ScatterAddMatchesRef) {
     a.index = idx.data();
     a.ndim = static_cast<int>(c.x.size());
     a.dim = c.dim;
+    a.dim_size = c.x[c.dim];
     for (int d = 0; d < a.ndim; ++d) a.index_shape[d] = c.index[d];
     contiguous_strides(src_shape, a.x_strides);
     contiguous_strides(c.x, a.out_strides);
-    ops::cpu::scatter_add_forward<float>(a);
+    EXPECT_TRUE(ops::cpu::scatter_add_forward<float>(a));
     a.out = want.data();
-    ops::cpu::scatter_add_forward_ref<float>(a);
+    EXPECT_TRUE(ops::cpu::scatter_add_forward_ref<float>(a));
     EXPECT_EQ(got, want);  // the same order of additions: bit-identical
+    if (idx.empty()) continue;
+    std::vector<int64_t> idx_bad = idx;
+    idx_bad.back() = -3;
+    a.index = idx_bad.data();
+    EXPECT_FALSE(ops::cpu::scatter_add_forward<float>(a));
+    EXPECT_FALSE(ops::cpu::scatter_add_forward_ref<float>(a));
   }
 }
 

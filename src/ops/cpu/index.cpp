@@ -1,6 +1,7 @@
 // Kernels of gather, scatter_add, index_select and index_add.
 #include "ops/index.h"
 
+#include <atomic>
 #include <cstring>
 
 #include "ops/cpu/parallel.h"
@@ -25,16 +26,40 @@ template <class T> void offsets(const GatherArgs<T>& a, int64_t flat, int64_t& x
 
 }  // namespace
 
-template <class T> void gather_forward(const GatherArgs<T>& a) {
-  const int last = a.ndim - 1;
-  const int64_t W = a.index_shape[last];
-  int64_t rows = 1;
-  for (int d = 0; d < last; ++d) rows *= a.index_shape[d];
-  if (rows == 0 || W == 0) return;
-  // Along each row of the last dim: x offset = row base + j * step + index * x_strides[dim].
-  const int64_t step = last == a.dim ? 0 : a.x_strides[last];
-  const int64_t sdim = a.x_strides[a.dim];
-  parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / W), [&a, last, W, step, sdim](int64_t b, int64_t e) {
+// Row-wise traversal of index's shape: rows of the last dim, W = index_shape[last] long.
+template <class T> struct Rows {
+  int last;
+  int64_t W, rows;
+  explicit Rows(const GatherArgs<T>& a) : last(a.ndim - 1), W(a.index_shape[a.ndim - 1]), rows(1) {
+    for (int d = 0; d < last; ++d) rows *= a.index_shape[d];
+  }
+};
+
+// Offsets of row r in the strided tensor ("x") and the out tensor, skipping `dim` for both.
+template <class T> void row_bases(const GatherArgs<T>& a, int last, int64_t r, int64_t& xb, int64_t& ob) {
+  xb = 0;
+  ob = 0;
+  for (int d = last - 1; d >= 0; --d) {
+    const int64_t p = r % a.index_shape[d];
+    r /= a.index_shape[d];
+    xb += p * a.x_strides[d];
+    if (d != a.dim) ob += p * a.out_strides[d];
+  }
+}
+
+// Whether index value i is in [0, n) (one unsigned compare).
+inline bool in_range(int64_t i, int64_t n) { return static_cast<uint64_t>(i) < static_cast<uint64_t>(n); }
+
+template <class T> bool gather_forward(const GatherArgs<T>& a) {
+  const Rows<T> g(a);
+  if (g.rows == 0 || g.W == 0) return true;
+  const int last = g.last;
+  const int64_t W = g.W, sdim = a.x_strides[a.dim], n = a.dim_size;
+  std::atomic<bool> ok{true};
+  // x is contiguous (x_strides[last] == 1): along a row x offset = base + j + index * sdim, or
+  // base + index when dim is the last dim.
+  parallel_for(0, g.rows, std::max<int64_t>(1, kGrainSize / W), [&a, &ok, last, W, sdim, n](int64_t b, int64_t e) {
+    bool good = true;
     for (int64_t r = b; r < e; ++r) {
       int64_t base = 0, rem = r;
       for (int d = last - 1; d >= 0; --d) {
@@ -43,63 +68,88 @@ template <class T> void gather_forward(const GatherArgs<T>& a) {
         if (d != a.dim) base += p * a.x_strides[d];
       }
       const int64_t* idx = a.index + r * W;
+      const T* x = a.x + base;
       T* out = a.out + r * W;
-      for (int64_t j = 0; j < W; ++j) out[j] = a.x[base + j * step + idx[j] * sdim];
+      for (int64_t j = 0; j < W; ++j) {
+        const int64_t i = idx[j];
+        if (!in_range(i, n)) {
+          good = false;
+          continue;
+        }
+        out[j] = last == a.dim ? x[i] : x[j + i * sdim];
+      }
     }
+    if (!good) ok = false;
   });
+  return ok;
 }
 
-template <class T> void gather_forward_ref(const GatherArgs<T>& a) {
+template <class T> bool gather_forward_ref(const GatherArgs<T>& a) {
   int64_t n = 1;
   for (int d = 0; d < a.ndim; ++d) n *= a.index_shape[d];
+  bool ok = true;
   for (int64_t k = 0; k < n; ++k) {
+    if (a.index[k] < 0 || a.index[k] >= a.dim_size) {
+      ok = false;
+      continue;
+    }
     int64_t xo, oo;
     offsets(a, k, xo, oo);
     a.out[oo] = a.x[xo];
   }
+  return ok;
 }
 
-template <class T> void scatter_add_forward(const GatherArgs<T>& a) {
-  int64_t n = 1;
-  for (int d = 0; d < a.ndim; ++d) n *= a.index_shape[d];
-  if (n == 0) return;
-  // Positions with different coordinates along a dim p != dim write disjoint outputs: threads
-  // split p, and each output still receives its contributions in increasing position order.
-  int p = -1;
-  for (int d = 0; d < a.ndim; ++d)
-    if (d != a.dim && (p < 0 || a.index_shape[d] > a.index_shape[p])) p = d;
-  if (p < 0 || a.index_shape[p] < 2) {
-    scatter_add_forward_ref(a);
-    return;
-  }
-  const int64_t np = a.index_shape[p], per = n / np;
-  int64_t idx_strides[kMaxDims];
-  int64_t stride = 1;
-  for (int d = a.ndim - 1; d >= 0; --d) {
-    idx_strides[d] = stride;
-    stride *= a.index_shape[d];
-  }
-  parallel_for(0, np, std::max<int64_t>(1, kGrainSize / per), [&a, &idx_strides, p, per](int64_t b, int64_t e) {
-    for (int64_t v = b; v < e; ++v)
-      for (int64_t k = 0; k < per; ++k) {
-        // Position number k of the slice p = v, in row-major order over the other dims.
-        int64_t rem = k, idx_off = 0, src_off = 0, out_off = 0;
-        for (int d = a.ndim - 1; d >= 0; --d) {
-          const int64_t c = d == p ? v : rem % a.index_shape[d];
-          if (d != p) rem /= a.index_shape[d];
-          idx_off += c * idx_strides[d];
-          src_off += c * a.x_strides[d];
-          if (d != a.dim) out_off += c * a.out_strides[d];
+template <class T> bool scatter_add_forward(const GatherArgs<T>& a) {
+  const Rows<T> g(a);
+  if (g.rows == 0 || g.W == 0) return true;
+  const int last = g.last;
+  const int64_t W = g.W, odim = a.out_strides[a.dim], n = a.dim_size;
+  std::atomic<bool> ok{true};
+  // out is contiguous (out_strides[last] == 1), src's last stride is 1 too.
+  auto rows = [&a, &ok, last, W, odim, n](int64_t r0, int64_t r1, int64_t j0, int64_t j1) {
+    bool good = true;
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t sb, ob;
+      row_bases(a, last, r, sb, ob);
+      const int64_t* idx = a.index + r * W;
+      const T* src = a.x + sb;
+      T* out = a.out + ob;
+      for (int64_t j = j0; j < j1; ++j) {
+        const int64_t i = idx[j];
+        if (!in_range(i, n)) {
+          good = false;
+          continue;
         }
-        a.out[out_off + a.index[idx_off] * a.out_strides[a.dim]] += a.x[src_off];
+        out[last == a.dim ? i : j + i * odim] += src[j];
       }
-  });
+    }
+    if (!good) ok = false;
+  };
+  // Threads write disjoint outputs and each output sums in increasing position order: split the
+  // dim-0 coordinate when dim != 0, else the columns of the last dim.
+  if (a.dim != 0 && last > 0) {
+    const int64_t per = g.rows / a.index_shape[0];
+    parallel_for(0, a.index_shape[0], std::max<int64_t>(1, kGrainSize / std::max<int64_t>(per * W, 1)),
+                 [&rows, per, W](int64_t b, int64_t e) { rows(b * per, e * per, 0, W); });
+  } else if (last > 0) {
+    parallel_for(0, W, std::max<int64_t>(1, kGrainSize / g.rows),
+                 [&rows, &g](int64_t b, int64_t e) { rows(0, g.rows, b, e); });
+  } else {
+    rows(0, g.rows, 0, W);
+  }
+  return ok;
 }
 
-template <class T> void scatter_add_forward_ref(const GatherArgs<T>& a) {
+template <class T> bool scatter_add_forward_ref(const GatherArgs<T>& a) {
   int64_t n = 1;
   for (int d = 0; d < a.ndim; ++d) n *= a.index_shape[d];
+  bool ok = true;
   for (int64_t k = 0; k < n; ++k) {
+    if (a.index[k] < 0 || a.index[k] >= a.dim_size) {
+      ok = false;
+      continue;
+    }
     int64_t flat = k, src_off = 0, out_off = 0;
     for (int d = a.ndim - 1; d >= 0; --d) {
       const int64_t c = flat % a.index_shape[d];
@@ -109,6 +159,7 @@ template <class T> void scatter_add_forward_ref(const GatherArgs<T>& a) {
     }
     a.out[out_off + a.index[k] * a.out_strides[a.dim]] += a.x[src_off];
   }
+  return ok;
 }
 
 void index_select_forward(const IndexSelectArgs& a) {
@@ -168,20 +219,20 @@ template <class T> void index_add_forward_ref(const IndexAddArgs<T>& a) {
         a.out[(o * a.n + a.index[i]) * a.inner + j] += a.alpha * a.src[(o * a.m + i) * a.inner + j];
 }
 
-template void gather_forward<uint8_t>(const GatherArgs<uint8_t>&);
-template void gather_forward<uint16_t>(const GatherArgs<uint16_t>&);
-template void gather_forward<uint32_t>(const GatherArgs<uint32_t>&);
-template void gather_forward<uint64_t>(const GatherArgs<uint64_t>&);
-template void gather_forward_ref<uint8_t>(const GatherArgs<uint8_t>&);
-template void gather_forward_ref<uint16_t>(const GatherArgs<uint16_t>&);
-template void gather_forward_ref<uint32_t>(const GatherArgs<uint32_t>&);
-template void gather_forward_ref<uint64_t>(const GatherArgs<uint64_t>&);
-template void scatter_add_forward<float>(const GatherArgs<float>&);
-template void scatter_add_forward<double>(const GatherArgs<double>&);
-template void scatter_add_forward<int64_t>(const GatherArgs<int64_t>&);
-template void scatter_add_forward_ref<float>(const GatherArgs<float>&);
-template void scatter_add_forward_ref<double>(const GatherArgs<double>&);
-template void scatter_add_forward_ref<int64_t>(const GatherArgs<int64_t>&);
+template bool gather_forward<uint8_t>(const GatherArgs<uint8_t>&);
+template bool gather_forward<uint16_t>(const GatherArgs<uint16_t>&);
+template bool gather_forward<uint32_t>(const GatherArgs<uint32_t>&);
+template bool gather_forward<uint64_t>(const GatherArgs<uint64_t>&);
+template bool gather_forward_ref<uint8_t>(const GatherArgs<uint8_t>&);
+template bool gather_forward_ref<uint16_t>(const GatherArgs<uint16_t>&);
+template bool gather_forward_ref<uint32_t>(const GatherArgs<uint32_t>&);
+template bool gather_forward_ref<uint64_t>(const GatherArgs<uint64_t>&);
+template bool scatter_add_forward<float>(const GatherArgs<float>&);
+template bool scatter_add_forward<double>(const GatherArgs<double>&);
+template bool scatter_add_forward<int64_t>(const GatherArgs<int64_t>&);
+template bool scatter_add_forward_ref<float>(const GatherArgs<float>&);
+template bool scatter_add_forward_ref<double>(const GatherArgs<double>&);
+template bool scatter_add_forward_ref<int64_t>(const GatherArgs<int64_t>&);
 template void index_add_forward<float>(const IndexAddArgs<float>&);
 template void index_add_forward<double>(const IndexAddArgs<double>&);
 template void index_add_forward<int64_t>(const IndexAddArgs<int64_t>&);
