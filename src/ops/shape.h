@@ -7,6 +7,8 @@
 //   tril / triu over the last two dims (R, C): keep j - i <= diag / j - i >= diag; grad: same mask
 //   cumsum: y_i = sum_{j<=i} x_j (double accumulation, as PyTorch on CPU); grad: reversed cumsum
 // Nothing is saved for backward but shapes and maps. Kernels overwrite (=) except remap_backward.
+// Byte copies (cat, remap, tri) are exact, so every dtype, f64 included, takes the fast kernel;
+// arithmetic (remap_backward, cumsum) runs _ref for f64.
 #pragma once
 #include <cstddef>
 #include <cstdint>
