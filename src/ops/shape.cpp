@@ -381,8 +381,10 @@ Tensor pad(const Tensor& x, const Shape& pad, PadMode mode, double value) {
     CF_CHECK(size >= 0, ShapeError, "pad: dim ", d, " of size ", n, " padded by (", l, ", ", r,
              ") gives a negative size ", size);
     if (mode != PadMode::constant && (l != 0 || r != 0)) {
-      CF_CHECK(l >= 0 && r >= 0, ValueError, "pad: negative padding (", l, ", ", r,
-               ") is only supported in constant mode, not ", mode_name);
+      // Negative pads crop first; PyTorch 1.13's circular mode then wraps the cropped output,
+      // which is no padding rule at all, so cformer rejects it.
+      CF_CHECK(mode != PadMode::circular || (l >= 0 && r >= 0), ValueError,
+               "pad: negative padding (", l, ", ", r, ") is not supported in ", mode_name, " mode");
       if (mode == PadMode::reflect)
         CF_CHECK(l < n && r < n, ValueError, "pad: reflect padding (", l, ", ", r,
                  ") must be less than the size ", n, " of dim ", d);

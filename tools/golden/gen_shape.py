@@ -159,6 +159,8 @@ def _pad(f, r):
         ("circular_1d", (2, 2, 5), [2, 3], "circular", 0.0),
         ("circular_2d", (1, 2, 3, 4), [1, 2, 3, 1], "circular", 0.0),
         ("reflect_large", (4, 16, 100), [7, 9], "reflect", 0.0),
+        ("reflect_crop", (2, 3, 6), [-1, 2], "reflect", 0.0),
+        ("replicate_crop", (1, 2, 3, 5), [2, -1, -1, 1], "replicate", 0.0),
     ]
     for name, shape, p, mode, value in cases:
         f.case(f"pad_{name}", "pad", [randn(r("pad" + name), *shape)],
