@@ -158,12 +158,12 @@ void select_backend(const std::string& name) {
     return;
   }
 #endif
-  CF_THROW(ValueError, "gemm backend: unknown or not compiled in: '", name,
-           "' (choices: openblas", 
 #ifdef CFORMER_WITH_ONEDNN
-           ", onednn",
+  const char* choices = "openblas, onednn";
+#else
+  const char* choices = "openblas";
 #endif
-           ")");
+  CF_THROW(ValueError, "gemm backend: unknown or not compiled in: '", name, "' (choices: ", choices, ")");
 }
 
 std::string backend_name() {
