@@ -3,7 +3,9 @@
 // once against this type; tails use the masked load/store (n < kWidth lanes).
 // exp and log follow Cephes' single-precision polynomials (range reduction to [-ln2/2, ln2/2]
 // and to a mantissa in [sqrt(1/2), sqrt(2)) respectively); both agree with std::exp / std::log
-// to a few ulp (tests/ops/test_vec.cpp).
+// to a few ulp. tanh is Cephes' tanhf (odd polynomial below |x| = 0.625, 1 - 2 / (e^2|x| + 1)
+// above), sigmoid 1 / (1 + e^-x), erf the Eigen/XLA rational approximation on [-4, 4]
+// (absolute error below 4e-7). Accuracy: tests/ops/test_vec.cpp.
 #pragma once
 #include <cmath>
 #include <cstdint>
@@ -97,6 +99,56 @@ struct VecF {
     y = _mm512_mask_blend_ps(inf, y, _mm512_set1_ps(INFINITY));
     return VecF(y);
   }
+
+  /// a > b ? t : f, lane by lane (false where a or b is NaN).
+  static VecF select_gt(VecF a, VecF b, VecF t, VecF f) {
+    return VecF(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(a.v, b.v, _CMP_GT_OQ), f.v, t.v));
+  }
+  /// a >= b ? t : f, lane by lane (false where a or b is NaN).
+  static VecF select_ge(VecF a, VecF b, VecF t, VecF f) {
+    return VecF(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ), f.v, t.v));
+  }
+
+  static VecF tanh(VecF x) {
+    const __m512 ax = _mm512_abs_ps(x.v);
+    const __m512 z = _mm512_mul_ps(x.v, x.v);
+    __m512 p = _mm512_set1_ps(-5.70498872745e-3f);
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(2.06390887954e-2f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-5.37397155531e-2f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(1.33314422036e-1f));
+    p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
+    const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x.v, x.v);
+    const __m512 e = exp(VecF(_mm512_add_ps(ax, ax))).v;
+    __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
+                               _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    const __mmask16 negative = _mm512_cmp_ps_mask(x.v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    big = _mm512_mask_sub_ps(big, negative, _mm512_setzero_ps(), big);
+    const __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
+    return VecF(_mm512_mask_blend_ps(is_small, big, small));
+  }
+
+  static VecF sigmoid(VecF x) {
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return VecF(_mm512_div_ps(one, _mm512_add_ps(one, exp(-x).v)));
+  }
+
+  static VecF erf(VecF a) {
+    const __m512 x = _mm512_max_ps(_mm512_min_ps(a.v, _mm512_set1_ps(4.0f)), _mm512_set1_ps(-4.0f));
+    const __m512 x2 = _mm512_mul_ps(x, x);
+    __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.10102402082508e-06f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-5.69250639462346e-05f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-7.34990630326855e-04f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.95459980854025e-03f));
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-1.60960333262415e-02f));
+    p = _mm512_mul_ps(x, p);
+    __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(-1.45660718464996e-05f), _mm512_set1_ps(-2.13374055278905e-04f));
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.68282697438203e-03f));
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-7.37332916720468e-03f));
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.42647390514189e-02f));
+    const __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
+    return VecF(_mm512_mask_blend_ps(nan, _mm512_div_ps(p, q), a.v));
+  }
 };
 
 #else  // portable fallback
@@ -157,6 +209,17 @@ struct VecF {
   }
   static VecF exp(VecF a) { return map(a, [](float x) { return std::exp(x); }); }
   static VecF log(VecF a) { return map(a, [](float x) { return std::log(x); }); }
+  static VecF select_gt(VecF a, VecF b, VecF t, VecF f) {
+    for (int i = 0; i < kWidth; ++i) t.v[i] = a.v[i] > b.v[i] ? t.v[i] : f.v[i];
+    return t;
+  }
+  static VecF select_ge(VecF a, VecF b, VecF t, VecF f) {
+    for (int i = 0; i < kWidth; ++i) t.v[i] = a.v[i] >= b.v[i] ? t.v[i] : f.v[i];
+    return t;
+  }
+  static VecF tanh(VecF a) { return map(a, [](float x) { return std::tanh(x); }); }
+  static VecF sigmoid(VecF a) { return map(a, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }); }
+  static VecF erf(VecF a) { return map(a, [](float x) { return std::erf(x); }); }
 };
 
 #endif
