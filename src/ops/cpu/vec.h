@@ -7,6 +7,7 @@
 // above), sigmoid 1 / (1 + e^-x), erf the Eigen/XLA rational approximation on [-4, 4]
 // (absolute error below 4e-7). Accuracy: tests/ops/test_vec.cpp.
 #pragma once
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -20,6 +21,9 @@ namespace cf::ops::cpu {
 
 struct VecF {
   static constexpr int kWidth = 16;
+  // Full-mask forms of the intrinsics whose unmasked forms start from _mm512_undefined_ps(),
+  // which GCC 12 reports as maybe-uninitialized once inlined.
+  static constexpr __mmask16 kAll = 0xFFFF;
   __m512 v;
   VecF() = default;
   explicit VecF(__m512 x) : v(x) {}
@@ -41,18 +45,35 @@ struct VecF {
   friend VecF operator-(VecF a) { return VecF(_mm512_xor_ps(a.v, _mm512_set1_ps(-0.0f))); }
   /// a * b + c
   static VecF fma(VecF a, VecF b, VecF c) { return VecF(_mm512_fmadd_ps(a.v, b.v, c.v)); }
-  static VecF max(VecF a, VecF b) { return VecF(_mm512_max_ps(a.v, b.v)); }
-  static VecF min(VecF a, VecF b) { return VecF(_mm512_min_ps(a.v, b.v)); }
-  static VecF sqrt(VecF a) { return VecF(_mm512_sqrt_ps(a.v)); }
+  static VecF max(VecF a, VecF b) { return VecF(_mm512_mask_max_ps(a.v, kAll, a.v, b.v)); }
+  static VecF min(VecF a, VecF b) { return VecF(_mm512_mask_min_ps(a.v, kAll, a.v, b.v)); }
+  static VecF sqrt(VecF a) { return VecF(_mm512_mask_sqrt_ps(a.v, kAll, a.v)); }
   static VecF abs(VecF a) { return VecF(_mm512_abs_ps(a.v)); }
-  float reduce_add() const { return _mm512_reduce_add_ps(v); }
-  float reduce_max() const { return _mm512_reduce_max_ps(v); }
+  /// Lanes [8 i, 8 i + 8).
+  __m256 half(int i) const {
+    const __m512d d = _mm512_castps_pd(v);
+    return _mm256_castpd_ps(i ? _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, d, 1)
+                              : _mm512_mask_extractf64x4_pd(_mm256_setzero_pd(), 0xF, d, 0));
+  }
+  // The same tree as _mm512_reduce_add_ps / _mm512_reduce_max_ps (256, 128, 64, 32 bits).
+  float reduce_add() const {
+    const __m256 s = _mm256_add_ps(half(1), half(0));
+    __m128 t = _mm_add_ps(_mm256_extractf128_ps(s, 1), _mm256_castps256_ps128(s));
+    t = _mm_add_ps(t, _mm_movehl_ps(t, t));
+    return _mm_cvtss_f32(t) + _mm_cvtss_f32(_mm_movehdup_ps(t));
+  }
+  float reduce_max() const {
+    const __m256 s = _mm256_max_ps(half(1), half(0));
+    __m128 t = _mm_max_ps(_mm256_extractf128_ps(s, 1), _mm256_castps256_ps128(s));
+    t = _mm_max_ps(t, _mm_movehl_ps(t, t));
+    return std::max(_mm_cvtss_f32(t), _mm_cvtss_f32(_mm_movehdup_ps(t)));
+  }
 
   static VecF exp(VecF x) {
-    const __m512 c = _mm512_max_ps(_mm512_min_ps(x.v, _mm512_set1_ps(88.7228394f)),
-                                   _mm512_set1_ps(-104.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 c = max(min(x, VecF(88.7228394f)), VecF(-104.0f)).v;
+    const __m512 t = _mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f));
+    const __m512 n =
+        _mm512_mask_roundscale_ps(t, kAll, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), c);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
     __m512 p = _mm512_set1_ps(1.9875691500e-4f);
@@ -62,15 +83,15 @@ struct VecF {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512 y = _mm512_scalef_ps(p, n);  // p * 2^n, with correct overflow / underflow
+    __m512 y = _mm512_mask_scalef_ps(p, kAll, p, n);  // p * 2^n, with correct overflow / underflow
     const __mmask16 nan = _mm512_cmp_ps_mask(x.v, x.v, _CMP_UNORD_Q);
     return VecF(_mm512_mask_blend_ps(nan, y, x.v));
   }
 
   static VecF log(VecF x) {
     // x = m * 2^e with m in [1, 2); fold m into [sqrt(1/2), sqrt(2)).
-    __m512 e = _mm512_getexp_ps(x.v);
-    __m512 m = _mm512_getmant_ps(x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    __m512 e = _mm512_mask_getexp_ps(x.v, kAll, x.v);
+    __m512 m = _mm512_mask_getmant_ps(x.v, kAll, x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
     const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
     m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
     e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
@@ -133,7 +154,7 @@ struct VecF {
   }
 
   static VecF erf(VecF a) {
-    const __m512 x = _mm512_max_ps(_mm512_min_ps(a.v, _mm512_set1_ps(4.0f)), _mm512_set1_ps(-4.0f));
+    const __m512 x = max(min(a, VecF(4.0f)), VecF(-4.0f)).v;
     const __m512 x2 = _mm512_mul_ps(x, x);
     __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
     p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.10102402082508e-06f));
