@@ -83,8 +83,9 @@ namespace ops {
 
 void masked_fill_into(const Tensor& out, const Tensor& a, const Tensor& mask, double value) {
   check_masked_fill("masked_fill_", out, mask, value);
-  CF_CHECK(a.defined() && a.dtype() == out.dtype(), DTypeError,
-           "masked_fill_: input and output dtypes differ");
+  CF_CHECK(a.defined(), ValueError, "masked_fill_: input is undefined");
+  CF_CHECK(a.dtype() == out.dtype(), DTypeError, "masked_fill_: input dtype ",
+           dtype_name(a.dtype()), " differs from output dtype ", dtype_name(out.dtype()));
   CF_CHECK(broadcast_shapes(a.shape(), out.shape(), "masked_fill_") == out.shape(), ShapeError,
            "masked_fill_: the input of shape ", a.shape(), " does not fit the output of shape ",
            out.shape());
