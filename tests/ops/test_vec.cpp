@@ -83,6 +83,12 @@ TEST(Vec, ErfWithinAbsoluteErrorAndSpecialValues) {
   float tiny[1] = {1e-6f};
   VecF::erf(VecF::load(tiny, 1)).store(tiny, 1);
   EXPECT_NEAR(tiny[0], std::erf(1e-6), 1e-12);  // relative accuracy near 0
+  float tails[4] = {3.95f, -3.95f, 40.0f, -INFINITY};
+  VecF::erf(VecF::load(tails, 4)).store(tails, 4);
+  EXPECT_EQ(tails[0], 1.0f);
+  EXPECT_EQ(tails[1], -1.0f);
+  EXPECT_EQ(tails[2], 1.0f);
+  EXPECT_EQ(tails[3], -1.0f);
 }
 
 TEST(Vec, SelectComparesLaneByLane) {
@@ -95,6 +101,17 @@ TEST(Vec, SelectComparesLaneByLane) {
   VecF::select_ge(VecF::load(a), VecF(0.0f), VecF(1.0f), VecF(2.0f)).store(out);
   for (int i = 0; i < VecF::kWidth - 1; ++i) EXPECT_EQ(out[i], a[i] >= 0.0f ? 1.0f : 2.0f) << i;
   EXPECT_EQ(out[VecF::kWidth - 1], 2.0f);
+}
+
+TEST(Vec, SelectByBools) {
+  bool c[VecF::kWidth];
+  for (int i = 0; i < VecF::kWidth; ++i) c[i] = i % 3 == 0;
+  float out[VecF::kWidth];
+  VecF::select(c, VecF(1.0f), VecF(2.0f)).store(out);
+  for (int i = 0; i < VecF::kWidth; ++i) EXPECT_EQ(out[i], c[i] ? 1.0f : 2.0f) << i;
+  // The tail form reads only n bools: the lanes past n take f.
+  VecF::select(c, 4, VecF(1.0f), VecF(2.0f)).store(out);
+  for (int i = 0; i < VecF::kWidth; ++i) EXPECT_EQ(out[i], i < 4 && c[i] ? 1.0f : 2.0f) << i;
 }
 
 TEST(Vec, TailLoadsAndStoresTouchOnlyNLanes) {

@@ -130,6 +130,18 @@ struct VecF {
     return VecF(_mm512_mask_blend_ps(_mm512_cmp_ps_mask(a.v, b.v, _CMP_GE_OQ), f.v, t.v));
   }
 
+  /// c[i] ? t : f lane by lane, for kWidth bools at c (n < kWidth: the first n, the rest f).
+  static VecF select(const bool* c, VecF t, VecF f) {
+    const __m512i w =
+        _mm512_maskz_cvtepu8_epi32(kAll, _mm_loadu_si128(reinterpret_cast<const __m128i*>(c)));
+    return VecF(_mm512_mask_blend_ps(_mm512_test_epi32_mask(w, w), f.v, t.v));
+  }
+  static VecF select(const bool* c, int n, VecF t, VecF f) {
+    alignas(16) bool buf[kWidth] = {};
+    for (int i = 0; i < n; ++i) buf[i] = c[i];
+    return select(buf, t, f);
+  }
+
   static VecF tanh(VecF x) {
     const __m512 ax = _mm512_abs_ps(x.v);
     const __m512 z = _mm512_mul_ps(x.v, x.v);
@@ -167,8 +179,13 @@ struct VecF {
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.68282697438203e-03f));
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-7.37332916720468e-03f));
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.42647390514189e-02f));
+    // Beyond |x| = 3.92, 1 - |erf(x)| is below half an ulp of 1: saturate exactly.
+    const __mmask16 sat = _mm512_cmp_ps_mask(_mm512_abs_ps(a.v), _mm512_set1_ps(3.92f), _CMP_GT_OQ);
+    const __mmask16 neg = _mm512_cmp_ps_mask(a.v, _mm512_setzero_ps(), _CMP_LT_OQ);
+    __m512 y = _mm512_div_ps(p, q);
+    y = _mm512_mask_blend_ps(sat, y, _mm512_mask_blend_ps(neg, _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
     const __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
-    return VecF(_mm512_mask_blend_ps(nan, _mm512_div_ps(p, q), a.v));
+    return VecF(_mm512_mask_blend_ps(nan, y, a.v));
   }
 };
 
@@ -236,6 +253,14 @@ struct VecF {
   }
   static VecF select_ge(VecF a, VecF b, VecF t, VecF f) {
     for (int i = 0; i < kWidth; ++i) t.v[i] = a.v[i] >= b.v[i] ? t.v[i] : f.v[i];
+    return t;
+  }
+  static VecF select(const bool* c, VecF t, VecF f) {
+    for (int i = 0; i < kWidth; ++i) t.v[i] = c[i] ? t.v[i] : f.v[i];
+    return t;
+  }
+  static VecF select(const bool* c, int n, VecF t, VecF f) {
+    for (int i = 0; i < kWidth; ++i) t.v[i] = i < n && c[i] ? t.v[i] : f.v[i];
     return t;
   }
   static VecF tanh(VecF a) { return map(a, [](float x) { return std::tanh(x); }); }
