@@ -81,6 +81,8 @@ Tensor unary(Unary op, const Tensor& x, const UnaryParams& p = {}) {
 UnaryParams clamp_params(const char* op, const Tensor& x, std::optional<double> min,
                          std::optional<double> max) {
   CF_CHECK(min || max, ValueError, op, ": at least one of min and max must be given");
+  CF_CHECK(!(min && std::isnan(*min)) && !(max && std::isnan(*max)), ValueError, op,
+           ": min and max must not be NaN");
   if (x.dtype() == DType::i64) {
     for (const std::optional<double>& b : {min, max})
       CF_CHECK(!b || (std::isfinite(*b) && std::trunc(*b) == *b), ValueError, op,

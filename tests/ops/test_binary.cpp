@@ -189,6 +189,13 @@ TEST(Binary, IntoEntryPoints) {
       [&base] { ops::mul_into(base, base, zeros(Shape{3}, DType::f64)); }, "mul_");
   expect_throw_naming<ShapeError>(
       [&base] { ops::add_into(base, zeros(Shape{3, 3}), zeros(Shape{3}), 1.0); }, "add_");
+  const Tensor d = zeros(Shape{2, 3}, DType::f64);
+  expect_throw_naming<DTypeError>([&base, &d] { ops::add_into(base, d, d, 1.0); }, "add_");
+  expect_throw_naming<DTypeError>([&base, &d] { ops::mul_into(base, d, d); }, "mul_");
+  Tensor flags = zeros(Shape{3}, DType::b8);
+  expect_throw_naming<DTypeError>([&flags] { ops::add_into(flags, flags, flags, 1.0); }, "add_");
+  expect_throw_naming<DTypeError>([&flags] { flags.add_(1.0); }, "add_");
+  expect_throw_naming<DTypeError>([&flags] { flags.mul_(2.0); }, "mul_");
 }
 
 TEST(Binary, ChecksNameTheOp) {

@@ -170,6 +170,7 @@ TEST(Compare, ChecksNameTheOp) {
   expect_throw_naming<DTypeError>([&f] { logical_and(f, f); }, "logical_and");
   expect_throw_naming<DTypeError>([&m, &f] { logical_or(m, f); }, "logical_or");
   expect_throw_naming<ShapeError>([&m] { logical_or(m, zeros(Shape{4}, DType::b8)); }, "logical_or");
+  expect_throw_naming<ValueError>([&m] { logical_and(m, Tensor()); }, "logical_and");
 }
 
 }  // namespace

@@ -232,6 +232,9 @@ TEST(Unary, ChecksNameTheOp) {
   expect_throw_naming<ValueError>([&f] { clamp(f, std::nullopt, std::nullopt); }, "clamp");
   expect_throw_naming<ValueError>([&i] { clamp(i, 0.5, 3.0); }, "clamp");
   expect_throw_naming<DTypeError>([&b] { clamp(b, 0.0, 1.0); }, "clamp");
+  expect_throw_naming<ValueError>([&f] { clamp(f, NAN, 1.0); }, "clamp");
+  expect_throw_naming<ValueError>([&f] { clamp(f, std::nullopt, NAN); }, "clamp");
+  expect_throw_naming<ValueError>([] { clamp(Tensor(), 0.0, 1.0); }, "clamp");
 }
 
 TEST(Unary, ClampIntoChecksNameTheOp) {
@@ -240,6 +243,8 @@ TEST(Unary, ClampIntoChecksNameTheOp) {
   expect_throw_naming<ValueError>([&f] { f.clamp_(std::nullopt, std::nullopt); }, "clamp_");
   expect_throw_naming<DTypeError>([&f, &d] { ops::clamp_into(f, d, 0.0, 1.0); }, "clamp_");
   expect_throw_naming<ShapeError>([&f] { ops::clamp_into(f, zeros(Shape{4}), 0.0, 1.0); }, "clamp_");
+  expect_throw_naming<ValueError>([&f] { ops::clamp_into(f, Tensor(), 0.0, 1.0); }, "clamp_");
+  expect_throw_naming<ValueError>([&f] { f.clamp_(NAN, 1.0); }, "clamp_");
   Tensor b = zeros(Shape{3}, DType::b8);
   expect_throw_naming<DTypeError>([&b] { b.clamp_(0.0, 1.0); }, "clamp_");
   Tensor i = from_vector<int64_t>({1, 5});

@@ -165,6 +165,7 @@ TEST(MaskedFill, ChecksNameTheOp) {
       [&f, &m] { ops::masked_fill_into(f, zeros(Shape{3}, DType::f64), m, 1.0); }, "masked_fill_");
   expect_throw_naming<ShapeError>(
       [&f, &m] { ops::masked_fill_into(f, zeros(Shape{4, 3}), m, 1.0); }, "masked_fill_");
+  expect_throw_naming<ValueError>([&f, &m] { ops::masked_fill_into(f, Tensor(), m, 1.0); }, "masked_fill_");
 }
 
 }  // namespace
