@@ -114,7 +114,9 @@ Tensor pow_minmax(const char* name, const Tensor& a, const Tensor& b) {
       }
       if (needs[1]) {
         Tensor d = empty(g[0].shape(), g[0].dtype());
-        if (is_pow) ops::cpu::pow_backward_exponent(ops::make_loop<4>(d, {&g[0], &av, &bv}), d.dtype());
+        // The exponent's kernel takes (a, b); minmax's takes (self, other) = (b, a).
+        if (is_pow)
+          ops::cpu::pow_backward_exponent(ops::make_loop<4>(d, {&g[0], &av, &bv}), d.dtype());
         else ops::cpu::minmax_backward(is_max, ops::make_loop<4>(d, {&g[0], &bv, &av}), d.dtype());
         gb = ops::sum_to_shape(d, bv.shape());
       }

@@ -32,9 +32,10 @@ void check_masked_fill(const char* op, const Tensor& x, const Tensor& mask, doub
   CF_CHECK(d == DType::f32 || d == DType::f64 || d == DType::i64 || d == DType::b8, DTypeError, op,
            ": input must be f32, f64, i64 or bool, got ", dtype_name(d));
   CF_CHECK(broadcast_shapes(mask.shape(), x.shape(), op) == x.shape(), ShapeError, op,
-           ": mask of shape ", mask.shape(), " does not broadcast to the input's shape ", x.shape());
-  CF_CHECK(d != DType::i64 || (std::trunc(value) == value && std::fabs(value) < 9.2233720368547758e18),
-           ValueError, op, ": value for an i64 tensor must be an integer, got ", value);
+           ": mask of shape ", mask.shape(), " does not broadcast to the input's shape ",
+           x.shape());
+  const bool int64_value = std::trunc(value) == value && std::fabs(value) < 9.2233720368547758e18;
+  CF_CHECK(d != DType::i64 || int64_value, ValueError, op, ": value for an i64 tensor must be an integer, got ", value);
 }
 
 // g where cond == take, else 0 (cond broadcast to g's shape).

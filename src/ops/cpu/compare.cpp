@@ -81,7 +81,8 @@ void logical_not(const StridedLoop<2>& L) {
 }
 
 void logical(Logical op, const StridedLoop<3>& L) {
-  if (op == Logical::and_) return binary_loop<bool, bool, bool>(L, [](bool a, bool b) { return a && b; });
+  if (op == Logical::and_)
+    return binary_loop<bool, bool, bool>(L, [](bool a, bool b) { return a && b; });
   binary_loop<bool, bool, bool>(L, [](bool a, bool b) { return a || b; });
 }
 

@@ -180,7 +180,8 @@ void backward_f32(Unary op, const UnaryParams& p, const StridedLoop<3>& L) {
         const VecF t = VecF::tanh(x * beta * VecF::fma(x2, kappa, one));
         const VecF left_derivative = half * (one + t);
         const VecF tanh_derivative = VecF::fma(-t, t, one);
-        const VecF inner_derivative = beta * VecF::fma(x2, VecF(static_cast<float>(3.0 * kKappa)), one);
+        const VecF kappa3(static_cast<float>(3.0 * kKappa));
+        const VecF inner_derivative = beta * VecF::fma(x2, kappa3, one);
         return g * VecF::fma(half * x, tanh_derivative * inner_derivative, left_derivative);
       });
     case Unary::silu:
@@ -303,7 +304,8 @@ template <class T> void unary_forward_ref(Unary op, const UnaryParams& p, const 
   unary_loop<T, T>(L, [op, &p](T x) { return static_cast<T>(forward_ref(op, p, x)); });
 }
 
-template <class T> void unary_backward_ref(Unary op, const UnaryParams& p, const StridedLoop<3>& L) {
+template <class T>
+void unary_backward_ref(Unary op, const UnaryParams& p, const StridedLoop<3>& L) {
   binary_loop<T, T, T>(L, [op, &p](T g, T s) { return static_cast<T>(backward_ref(op, p, g, s)); });
 }
 

@@ -152,8 +152,8 @@ struct VecF {
     p = _mm512_fmadd_ps(p, z, _mm512_set1_ps(-3.33332819422e-1f));
     const __m512 small = _mm512_fmadd_ps(_mm512_mul_ps(p, z), x.v, x.v);
     const __m512 e = exp(VecF(_mm512_add_ps(ax, ax))).v;
-    __m512 big = _mm512_sub_ps(_mm512_set1_ps(1.0f),
-                               _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, _mm512_set1_ps(1.0f))));
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 big = _mm512_sub_ps(one, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one)));
     const __mmask16 negative = _mm512_cmp_ps_mask(x.v, _mm512_setzero_ps(), _CMP_LT_OQ);
     big = _mm512_mask_sub_ps(big, negative, _mm512_setzero_ps(), big);
     const __mmask16 is_small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0.625f), _CMP_LT_OQ);
@@ -168,22 +168,24 @@ struct VecF {
   static VecF erf(VecF a) {
     const __m512 x = max(min(a, VecF(4.0f)), VecF(-4.0f)).v;
     const __m512 x2 = _mm512_mul_ps(x, x);
-    __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(-2.72614225801306e-10f), _mm512_set1_ps(2.77068142495902e-08f));
+    __m512 p = _mm512_set1_ps(-2.72614225801306e-10f);
+    p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(2.77068142495902e-08f));
     p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.10102402082508e-06f));
     p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-5.69250639462346e-05f));
     p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-7.34990630326855e-04f));
     p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-2.95459980854025e-03f));
     p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(-1.60960333262415e-02f));
     p = _mm512_mul_ps(x, p);
-    __m512 q = _mm512_fmadd_ps(x2, _mm512_set1_ps(-1.45660718464996e-05f), _mm512_set1_ps(-2.13374055278905e-04f));
+    __m512 q = _mm512_set1_ps(-1.45660718464996e-05f);
+    q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-2.13374055278905e-04f));
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.68282697438203e-03f));
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-7.37332916720468e-03f));
     q = _mm512_fmadd_ps(x2, q, _mm512_set1_ps(-1.42647390514189e-02f));
     // Beyond |x| = 3.92, 1 - |erf(x)| is below half an ulp of 1: saturate exactly.
     const __mmask16 sat = _mm512_cmp_ps_mask(_mm512_abs_ps(a.v), _mm512_set1_ps(3.92f), _CMP_GT_OQ);
     const __mmask16 neg = _mm512_cmp_ps_mask(a.v, _mm512_setzero_ps(), _CMP_LT_OQ);
-    __m512 y = _mm512_div_ps(p, q);
-    y = _mm512_mask_blend_ps(sat, y, _mm512_mask_blend_ps(neg, _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f)));
+    const __m512 sign = _mm512_mask_blend_ps(neg, _mm512_set1_ps(1.0f), _mm512_set1_ps(-1.0f));
+    const __m512 y = _mm512_mask_blend_ps(sat, _mm512_div_ps(p, q), sign);
     const __mmask16 nan = _mm512_cmp_ps_mask(a.v, a.v, _CMP_UNORD_Q);
     return VecF(_mm512_mask_blend_ps(nan, y, a.v));
   }
@@ -264,7 +266,9 @@ struct VecF {
     return t;
   }
   static VecF tanh(VecF a) { return map(a, [](float x) { return std::tanh(x); }); }
-  static VecF sigmoid(VecF a) { return map(a, [](float x) { return 1.0f / (1.0f + std::exp(-x)); }); }
+  static VecF sigmoid(VecF a) {
+    return map(a, [](float x) { return 1.0f / (1.0f + std::exp(-x)); });
+  }
   static VecF erf(VecF a) { return map(a, [](float x) { return std::erf(x); }); }
 };
 

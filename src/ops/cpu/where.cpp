@@ -92,8 +92,10 @@ template <class U> void masked_fill_t(const StridedLoop<3>& L, U value) {
   });
 }
 
+// The bit pattern of v as the unsigned integer of its size.
 template <class T> auto bits_of(T v) {
-  using U = std::conditional_t<sizeof(T) == 1, uint8_t, std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
+  using U = std::conditional_t<sizeof(T) == 1, uint8_t,
+                               std::conditional_t<sizeof(T) == 4, uint32_t, uint64_t>>;
   U u;
   std::memcpy(&u, &v, sizeof(T));
   return u;
@@ -116,7 +118,8 @@ template <class U> void where_backward_t(const StridedLoop<3>& L, bool take) {
     });
     return;
   }
-  binary_loop<U, U, bool>(L, [take](U g, bool c) { return static_cast<U>(g & all_ones_if<U>(c == take)); });
+  binary_loop<U, U, bool>(
+      L, [take](U g, bool c) { return static_cast<U>(g & all_ones_if<U>(c == take)); });
 }
 
 }  // namespace
