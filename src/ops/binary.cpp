@@ -57,7 +57,12 @@ Tensor arith(Arith op, const Tensor& a, const Tensor& b, double alpha) {
         case Arith::div: {
           const Tensor& bv = b_saved.get();
           if (needs[0]) ga = ops::sum_to_shape(div(g[0], bv), sa);
-          if (needs[1]) gb = ops::sum_to_shape(neg(div(mul(g[0], a_saved.get()), mul(bv, bv))), sb);
+          if (needs[1]) {
+            Tensor d = empty(g[0].shape(), g[0].dtype());
+            const Tensor& av = a_saved.get();
+            ops::cpu::div_backward_divisor(ops::make_loop<4>(d, {&g[0], &av, &bv}), d.dtype());
+            gb = ops::sum_to_shape(d, sb);
+          }
           break;
         }
       }

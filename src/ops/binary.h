@@ -20,6 +20,10 @@ void arith_scalar(Arith op, const StridedLoop<2>& L, DType dtype, double s);
 /// Reference: the same in plain double arithmetic, element by element.
 void arith_ref(Arith op, const StridedLoop<3>& L, DType dtype, double alpha);
 
+/// db = -g (a / b) / b over L (db, g, a, b): div's gradient for b before the sum to b's shape
+/// (PyTorch's order of operations); floating dtype.
+void div_backward_divisor(const StridedLoop<4>& L, DType dtype);
+
 /// out = a^b over L (out, a, b), floating dtype.
 void pow_forward(const StridedLoop<3>& L, DType dtype);
 /// da = g * d(a^b)/da over L (da, g, a, b); db = g * d(a^b)/db over L (db, g, a, b).
@@ -33,6 +37,7 @@ void minmax_forward(bool is_max, const StridedLoop<3>& L, DType dtype);
 void minmax_backward(bool is_max, const StridedLoop<4>& L, DType dtype);
 
 /// References of the above: double math element by element; T = float or double.
+template <class T> void div_backward_divisor_ref(const StridedLoop<4>& L);
 template <class T> void pow_forward_ref(const StridedLoop<3>& L);
 template <class T> void pow_backward_base_ref(const StridedLoop<4>& L);
 template <class T> void pow_backward_exponent_ref(const StridedLoop<4>& L);

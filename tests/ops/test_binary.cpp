@@ -75,6 +75,18 @@ TEST(Binary, ArithMatchesReference) {
   }
 }
 
+TEST(Binary, DivDivisorGradientMatchesReference) {
+  for (const Pair& p : pairs(-3, 3, 0.5, 2, 8)) {
+    SCOPED_TRACE(p.name);
+    Generator gen(9);
+    const Tensor g = randn(broadcast_shapes(p.a.shape(), p.b.shape()), gen);
+    Tensor d = empty(g.shape()), d_ref = empty(g.shape());
+    ops::cpu::div_backward_divisor(ops::make_loop<4>(d, {&g, &p.a, &p.b}), DType::f32);
+    ops::cpu::div_backward_divisor_ref<float>(ops::make_loop<4>(d_ref, {&g, &p.a, &p.b}));
+    EXPECT_CLOSE(d, d_ref, 1e-6, 1e-5);
+  }
+}
+
 TEST(Binary, PowMatchesReference) {
   for (const Pair& p : pairs(0.1, 3, -2, 2, 2)) {
     SCOPED_TRACE(p.name);

@@ -32,6 +32,12 @@ template <class T> void arith_scalar_t(Arith op, const StridedLoop<2>& L, T s) {
 
 // In the templates below T is the storage type and C the type the math runs in: T for the
 // optimized kernels, double for the references.
+template <class T, class C> void div_divisor_t(const StridedLoop<4>& L) {
+  ternary_loop<T, T, T, T>(L, [](T g, T a, T b) {
+    return static_cast<T>(-C(g) * ((C(a) / C(b)) / C(b)));
+  });
+}
+
 template <class T, class C> void pow_t(const StridedLoop<3>& L) {
   binary_loop<T, T, T>(L, [](T a, T b) { return static_cast<T>(std::pow(C(a), C(b))); });
 }
@@ -67,6 +73,14 @@ template <class T, class C> void minmax_backward_t(bool is_max, const StridedLoo
 }
 
 }  // namespace
+
+void div_backward_divisor(const StridedLoop<4>& L, DType dtype) {
+  switch (dtype) {
+    case DType::f32: return div_divisor_t<float, float>(L);
+    case DType::f64: return div_backward_divisor_ref<double>(L);
+    default: CF_THROW(DTypeError, "div: unsupported dtype ", dtype_name(dtype));
+  }
+}
 
 void pow_forward(const StridedLoop<3>& L, DType dtype) {
   switch (dtype) {
@@ -105,6 +119,9 @@ void minmax_backward(bool is_max, const StridedLoop<4>& L, DType dtype) {
   }
 }
 
+template <class T> void div_backward_divisor_ref(const StridedLoop<4>& L) {
+  div_divisor_t<T, double>(L);
+}
 template <class T> void pow_forward_ref(const StridedLoop<3>& L) { pow_t<T, double>(L); }
 template <class T> void pow_backward_base_ref(const StridedLoop<4>& L) { pow_base_t<T, double>(L); }
 template <class T> void pow_backward_exponent_ref(const StridedLoop<4>& L) {
@@ -116,6 +133,8 @@ template <class T> void minmax_forward_ref(bool is_max, const StridedLoop<3>& L)
 template <class T> void minmax_backward_ref(bool is_max, const StridedLoop<4>& L) {
   minmax_backward_t<T, double>(is_max, L);
 }
+template void div_backward_divisor_ref<float>(const StridedLoop<4>&);
+template void div_backward_divisor_ref<double>(const StridedLoop<4>&);
 template void pow_forward_ref<float>(const StridedLoop<3>&);
 template void pow_forward_ref<double>(const StridedLoop<3>&);
 template void pow_backward_base_ref<float>(const StridedLoop<4>&);
