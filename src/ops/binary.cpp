@@ -1,5 +1,7 @@
 #include "ops/binary.h"
 
+#include <string_view>
+
 #include "autograd/node.h"
 #include "cformer/ops.h"
 #include "ops/elementwise.h"
@@ -55,7 +57,12 @@ Tensor arith(Arith op, const Tensor& a, const Tensor& b, double alpha) {
         case Arith::div: {
           const Tensor& bv = b_saved.get();
           if (needs[0]) ga = ops::sum_to_shape(div(g[0], bv), sa);
-          if (needs[1]) gb = ops::sum_to_shape(neg(div(mul(g[0], a_saved.get()), mul(bv, bv))), sb);
+          if (needs[1]) {
+            Tensor d = empty(g[0].shape(), g[0].dtype());
+            const Tensor& av = a_saved.get();
+            ops::cpu::div_backward_divisor(ops::make_loop<4>(d, {&g[0], &av, &bv}), d.dtype());
+            gb = ops::sum_to_shape(d, sb);
+          }
           break;
         }
       }
@@ -86,7 +93,50 @@ Tensor arith_scalar(Arith op, const Tensor& a, double s) {
   return out;
 }
 
+// pow (is_pow) or maximum / minimum: forward kernel, and a backward whose fused kernels take
+// (d, g, a, b) over the broadcast shape before the sum back to each input's shape.
+Tensor pow_minmax(const char* name, const Tensor& a, const Tensor& b) {
+  const std::string_view op = name;
+  const bool is_pow = op == "pow", is_max = op == "maximum";
+  const Shape shape = ops::check_binary(name, a, b);
+  if (is_pow) ops::check_floating(name, a);
+  else ops::check_arithmetic(name, a);
+  Tensor out = empty(shape, a.dtype());
+  if (is_pow) ops::cpu::pow_forward(ops::make_loop<3>(out, {&a, &b}), a.dtype());
+  else ops::cpu::minmax_forward(is_max, ops::make_loop<3>(out, {&a, &b}), a.dtype());
+  if (autograd::needs_grad(a, b)) {
+    auto back = [is_pow, is_max, sa = autograd::save(a), sb = autograd::save(b)](
+                    const TensorList& g, const Needs& needs) -> TensorList {
+      const Tensor& av = sa.get();
+      const Tensor& bv = sb.get();
+      Tensor ga, gb;
+      if (needs[0]) {
+        Tensor d = empty(g[0].shape(), g[0].dtype());
+        const auto L = ops::make_loop<4>(d, {&g[0], &av, &bv});
+        if (is_pow) ops::cpu::pow_backward_base(L, d.dtype());
+        else ops::cpu::minmax_backward(is_max, L, d.dtype());
+        ga = ops::sum_to_shape(d, av.shape());
+      }
+      if (needs[1]) {
+        Tensor d = empty(g[0].shape(), g[0].dtype());
+        // The exponent's kernel takes (a, b); minmax's takes (self, other) = (b, a).
+        if (is_pow)
+          ops::cpu::pow_backward_exponent(ops::make_loop<4>(d, {&g[0], &av, &bv}), d.dtype());
+        else ops::cpu::minmax_backward(is_max, ops::make_loop<4>(d, {&g[0], &bv, &av}), d.dtype());
+        gb = ops::sum_to_shape(d, bv.shape());
+      }
+      return {ga, gb};
+    };
+    autograd::record(name, {a, b}, out, std::move(back));
+  }
+  return out;
+}
+
 }  // namespace
+
+Tensor pow(const Tensor& a, const Tensor& exponent) { return pow_minmax("pow", a, exponent); }
+Tensor maximum(const Tensor& a, const Tensor& b) { return pow_minmax("maximum", a, b); }
+Tensor minimum(const Tensor& a, const Tensor& b) { return pow_minmax("minimum", a, b); }
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) { return arith(Arith::add, a, b, alpha); }
 Tensor sub(const Tensor& a, const Tensor& b, double alpha) { return arith(Arith::sub, a, b, alpha); }
