@@ -219,8 +219,10 @@ Tensor check_broadcast_weight(const char* op, const Tensor& w, const Tensor& inp
   detail::check_cpu(w, op, arg);
   CF_CHECK(w.dtype() == input.dtype(), DTypeError, op, ": ", arg, " must have the dtype of input (",
            dtype_name(input.dtype()), "), got ", dtype_name(w.dtype()));
-  CF_CHECK(w.dim() <= input.dim() && broadcast_shapes(w.shape(), input.shape(), op) == input.shape(),
-           ShapeError, op, ": ", arg, " of shape ", w.shape(), " does not broadcast to input of shape ",
+  bool fits = w.dim() <= input.dim();
+  for (int d = 1; fits && d <= w.dim(); ++d)
+    fits = w.size(-d) == 1 || w.size(-d) == input.size(-d);
+  CF_CHECK(fits, ShapeError, op, ": ", arg, " of shape ", w.shape(), " does not broadcast to input of shape ",
            input.shape());
   check_no_grad(op, w, arg);
   return w.detach().expand(input.shape()).contiguous();
