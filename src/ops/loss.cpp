@@ -15,10 +15,14 @@ using ops::cpu::PointLoss;
 
 const char* reduction_name(Reduction r) {
   switch (r) {
-    case Reduction::none: return "none";
-    case Reduction::mean: return "mean";
-    case Reduction::sum: return "sum";
-    case Reduction::batchmean: return "batchmean";
+    case Reduction::none:
+      return "none";
+    case Reduction::mean:
+      return "mean";
+    case Reduction::sum:
+      return "sum";
+    case Reduction::batchmean:
+      return "batchmean";
   }
   return "?";
 }
@@ -31,8 +35,8 @@ void check_reduction(const char* op, Reduction r) {
 // A weight-like argument that PyTorch does not differentiate either.
 void check_no_grad(const char* op, const Tensor& t, const char* arg) {
   CF_CHECK(!(t.defined() && t.requires_grad() && is_grad_enabled()), ValueError, op,
-           ": the loss is not differentiable with respect to ", arg,
-           " (as in PyTorch); pass ", arg, ".detach()");
+           ": the loss is not differentiable with respect to ", arg, " (as in PyTorch); pass ", arg,
+           ".detach()");
 }
 
 // ---------------------------------------------------------------- class-index losses
@@ -45,8 +49,8 @@ struct ClassLayout {
 ClassLayout check_class_loss(const char* op, const char* xname, const Tensor& x,
                              const Tensor& target, const Tensor& weight, Reduction reduction) {
   ops::check_floating(op, x, xname);
-  CF_CHECK(x.dim() >= 1, ShapeError, op, ": ", xname, " must have at least 1 dim (C) or (N, C, ...), got shape ",
-           x.shape());
+  CF_CHECK(x.dim() >= 1, ShapeError, op, ": ", xname,
+           " must have at least 1 dim (C) or (N, C, ...), got shape ", x.shape());
   CF_CHECK(target.defined(), ValueError, op, ": target is undefined");
   detail::check_cpu(target, op, "target");
   CF_CHECK(target.dtype() == DType::i64, DTypeError, op, ": target must be i64 class indices, got ",
@@ -93,7 +97,10 @@ Tensor reduce_rows(const Tensor& loss, Reduction reduction, double total_weight)
   return reduction == Reduction::mean ? div(s, total_weight) : s;  // mean of nothing: 0/0 = NaN
 }
 
-template <class T> T* opt_ptr(const Tensor& t) { return t.defined() ? t.data_ptr<T>() : nullptr; }
+template <class T>
+T* opt_ptr(const Tensor& t) {
+  return t.defined() ? t.data_ptr<T>() : nullptr;
+}
 
 struct ClassLossSaved {
   ClassLayout L;
@@ -102,7 +109,9 @@ struct ClassLossSaved {
   double total_weight;
 };
 
-double g_scale(Reduction r, double total_weight) { return r == Reduction::mean ? 1.0 / total_weight : 1.0; }
+double g_scale(Reduction r, double total_weight) {
+  return r == Reduction::mean ? 1.0 / total_weight : 1.0;
+}
 
 template <class T>
 Tensor ce_backward(const Tensor& g, const Tensor& x, const Tensor& target, const Tensor& weight,
@@ -110,26 +119,42 @@ Tensor ce_backward(const Tensor& g, const Tensor& x, const Tensor& target, const
   const Tensor gc = g.contiguous();
   Tensor dx = empty(x.shape(), x.dtype());
   if (dx.numel() == 0) return dx;
-  ops::cpu::CrossEntropyBackwardArgs<T> a{x.data_ptr<T>(), target.data_ptr<int64_t>(), opt_ptr<T>(weight),
-                                          lse.data_ptr<T>(), gc.data_ptr<T>(),
+  ops::cpu::CrossEntropyBackwardArgs<T> a{x.data_ptr<T>(),
+                                          target.data_ptr<int64_t>(),
+                                          opt_ptr<T>(weight),
+                                          lse.data_ptr<T>(),
+                                          gc.data_ptr<T>(),
                                           s.reduction == Reduction::none ? 1 : 0,
-                                          g_scale(s.reduction, s.total_weight), dx.data_ptr<T>(),
-                                          s.L.N, s.L.C, s.L.inner, s.ignore_index, ls};
-  if constexpr (std::is_same_v<T, float>) ops::cpu::cross_entropy_backward(a);
-  else ops::cpu::cross_entropy_backward_ref<T>(a);
+                                          g_scale(s.reduction, s.total_weight),
+                                          dx.data_ptr<T>(),
+                                          s.L.N,
+                                          s.L.C,
+                                          s.L.inner,
+                                          s.ignore_index,
+                                          ls};
+  if constexpr (std::is_same_v<T, float>)
+    ops::cpu::cross_entropy_backward(a);
+  else
+    ops::cpu::cross_entropy_backward_ref<T>(a);
   return dx;
 }
 
 template <class T>
-Tensor nll_backward(const Tensor& g, const Shape& x_shape, const Tensor& target, const Tensor& weight,
-                    const ClassLossSaved& s) {
+Tensor nll_backward(const Tensor& g, const Shape& x_shape, const Tensor& target,
+                    const Tensor& weight, const ClassLossSaved& s) {
   const Tensor gc = g.contiguous();
   Tensor dx = empty(x_shape, gc.dtype());
   if (dx.numel() == 0) return dx;
-  ops::cpu::NllLossBackwardArgs<T> a{target.data_ptr<int64_t>(), opt_ptr<T>(weight), gc.data_ptr<T>(),
+  ops::cpu::NllLossBackwardArgs<T> a{target.data_ptr<int64_t>(),
+                                     opt_ptr<T>(weight),
+                                     gc.data_ptr<T>(),
                                      s.reduction == Reduction::none ? 1 : 0,
-                                     g_scale(s.reduction, s.total_weight), dx.data_ptr<T>(),
-                                     s.L.N, s.L.C, s.L.inner, s.ignore_index};
+                                     g_scale(s.reduction, s.total_weight),
+                                     dx.data_ptr<T>(),
+                                     s.L.N,
+                                     s.L.C,
+                                     s.L.inner,
+                                     s.ignore_index};
   ops::cpu::nll_loss_backward<T>(a);
   return dx;
 }
@@ -142,14 +167,29 @@ Tensor class_loss_forward(bool is_ce, const Tensor& x, const Tensor& target, con
                                                   target.numel(), s.ignore_index);
   if (loss.numel() > 0) {
     if (is_ce) {
-      ops::cpu::CrossEntropyArgs<T> a{x.data_ptr<T>(), target.data_ptr<int64_t>(), opt_ptr<T>(weight),
-                                      loss.data_ptr<T>(), lse.data_ptr<T>(), s.L.N, s.L.C, s.L.inner,
-                                      s.ignore_index, ls};
-      if constexpr (std::is_same_v<T, float>) ops::cpu::cross_entropy_forward(a);
-      else ops::cpu::cross_entropy_forward_ref<T>(a);
+      ops::cpu::CrossEntropyArgs<T> a{x.data_ptr<T>(),
+                                      target.data_ptr<int64_t>(),
+                                      opt_ptr<T>(weight),
+                                      loss.data_ptr<T>(),
+                                      lse.data_ptr<T>(),
+                                      s.L.N,
+                                      s.L.C,
+                                      s.L.inner,
+                                      s.ignore_index,
+                                      ls};
+      if constexpr (std::is_same_v<T, float>)
+        ops::cpu::cross_entropy_forward(a);
+      else
+        ops::cpu::cross_entropy_forward_ref<T>(a);
     } else {
-      ops::cpu::NllLossArgs<T> a{x.data_ptr<T>(), target.data_ptr<int64_t>(), opt_ptr<T>(weight),
-                                 loss.data_ptr<T>(), s.L.N, s.L.C, s.L.inner, s.ignore_index};
+      ops::cpu::NllLossArgs<T> a{x.data_ptr<T>(),
+                                 target.data_ptr<int64_t>(),
+                                 opt_ptr<T>(weight),
+                                 loss.data_ptr<T>(),
+                                 s.L.N,
+                                 s.L.C,
+                                 s.L.inner,
+                                 s.ignore_index};
       ops::cpu::nll_loss_forward<T>(a);
     }
   }
@@ -171,25 +211,28 @@ Tensor class_loss(bool is_ce, const Tensor& input, const Tensor& target, const T
   const Tensor w = weight.defined() ? weight.detach().contiguous() : Tensor();
   check_targets(op, t, s.L.C, ignore_index);
   Tensor lse = is_ce ? empty(t.shape(), x.dtype()) : Tensor();
-  Tensor loss = x.dtype() == DType::f32 ? class_loss_forward<float>(is_ce, x, t, w, lse, s, label_smoothing)
-                                        : class_loss_forward<double>(is_ce, x, t, w, lse, s, label_smoothing);
+  Tensor loss = x.dtype() == DType::f32
+                    ? class_loss_forward<float>(is_ce, x, t, w, lse, s, label_smoothing)
+                    : class_loss_forward<double>(is_ce, x, t, w, lse, s, label_smoothing);
   Tensor out = reduce_rows(loss, reduction, s.total_weight);
   if (autograd::needs_grad(input)) {
     if (is_ce) {
-      autograd::record(op, {input}, out,
-                       [sx = autograd::save(x), st = autograd::save(t), sw = w, lse, s, label_smoothing](
-                           const TensorList& g, const Needs&) -> TensorList {
-                         const Tensor& x = sx.get();
-                         return {x.dtype() == DType::f32
-                                     ? ce_backward<float>(g[0], x, st.get(), sw, lse, s, label_smoothing)
-                                     : ce_backward<double>(g[0], x, st.get(), sw, lse, s, label_smoothing)};
-                       });
+      autograd::record(
+          op, {input}, out,
+          [sx = autograd::save(x), st = autograd::save(t), sw = w, lse, s, label_smoothing](
+              const TensorList& g, const Needs&) -> TensorList {
+            const Tensor& x = sx.get();
+            return {x.dtype() == DType::f32
+                        ? ce_backward<float>(g[0], x, st.get(), sw, lse, s, label_smoothing)
+                        : ce_backward<double>(g[0], x, st.get(), sw, lse, s, label_smoothing)};
+          });
     } else {
       autograd::record(op, {input}, out,
                        [x_shape = input.shape(), st = autograd::save(t), sw = w, s](
                            const TensorList& g, const Needs&) -> TensorList {
-                         return {g[0].dtype() == DType::f32 ? nll_backward<float>(g[0], x_shape, st.get(), sw, s)
-                                                            : nll_backward<double>(g[0], x_shape, st.get(), sw, s)};
+                         return {g[0].dtype() == DType::f32
+                                     ? nll_backward<float>(g[0], x_shape, st.get(), sw, s)
+                                     : nll_backward<double>(g[0], x_shape, st.get(), sw, s)};
                        });
     }
   }
@@ -202,45 +245,50 @@ struct PointInputs {
   Tensor x, t, w, pw;  // contiguous, detached, w and pw expanded to x's shape
 };
 
-Shape check_point_loss(const char* op, const Tensor& input, const Tensor& target, Reduction reduction,
-                       bool allow_batchmean) {
+Shape check_point_loss(const char* op, const Tensor& input, const Tensor& target,
+                       Reduction reduction, bool allow_batchmean) {
   ops::check_floating(op, input, "input");
   ops::check_floating(op, target, "target");
-  CF_CHECK(target.dtype() == input.dtype(), DTypeError, op, ": target must have the dtype of input (",
-           dtype_name(input.dtype()), "), got ", dtype_name(target.dtype()));
-  CF_CHECK(target.shape() == input.shape(), ShapeError, op, ": target must have the shape of input ",
-           input.shape(), ", got ", target.shape());
+  CF_CHECK(target.dtype() == input.dtype(), DTypeError, op,
+           ": target must have the dtype of input (", dtype_name(input.dtype()), "), got ",
+           dtype_name(target.dtype()));
+  CF_CHECK(target.shape() == input.shape(), ShapeError, op,
+           ": target must have the shape of input ", input.shape(), ", got ", target.shape());
   if (!allow_batchmean) check_reduction(op, reduction);
   return input.shape();
 }
 
-Tensor check_broadcast_weight(const char* op, const Tensor& w, const Tensor& input, const char* arg) {
+Tensor check_broadcast_weight(const char* op, const Tensor& w, const Tensor& input,
+                              const char* arg) {
   if (!w.defined()) return Tensor();
   detail::check_cpu(w, op, arg);
   CF_CHECK(w.dtype() == input.dtype(), DTypeError, op, ": ", arg, " must have the dtype of input (",
            dtype_name(input.dtype()), "), got ", dtype_name(w.dtype()));
   bool fits = w.dim() <= input.dim();
-  for (int d = 1; fits && d <= w.dim(); ++d)
-    fits = w.size(-d) == 1 || w.size(-d) == input.size(-d);
-  CF_CHECK(fits, ShapeError, op, ": ", arg, " of shape ", w.shape(), " does not broadcast to input of shape ",
-           input.shape());
+  for (int d = 1; fits && d <= w.dim(); ++d) fits = w.size(-d) == 1 || w.size(-d) == input.size(-d);
+  CF_CHECK(fits, ShapeError, op, ": ", arg, " of shape ", w.shape(),
+           " does not broadcast to input of shape ", input.shape());
   check_no_grad(op, w, arg);
   return w.detach().expand(input.shape()).contiguous();
 }
 
 // Index of the first element outside [0, 1] (NaN included), or -1.
-template <class T> int64_t first_outside_unit(const T* x, int64_t n) {
+template <class T>
+int64_t first_outside_unit(const T* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i)
     if (!(x[i] >= T(0) && x[i] <= T(1))) return i;
   return -1;
 }
 
-template <class T> void run_point_forward(PointLoss kind, const PointInputs& p, const Tensor& loss) {
+template <class T>
+void run_point_forward(PointLoss kind, const PointInputs& p, const Tensor& loss) {
   if (loss.numel() == 0) return;
-  ops::cpu::PointLossArgs<T> a{p.x.data_ptr<T>(), p.t.data_ptr<T>(), opt_ptr<T>(p.w), opt_ptr<T>(p.pw),
-                               loss.data_ptr<T>(), loss.numel()};
-  if constexpr (std::is_same_v<T, float>) ops::cpu::point_loss_forward(kind, a);
-  else ops::cpu::point_loss_forward_ref<T>(kind, a);
+  ops::cpu::PointLossArgs<T> a{p.x.data_ptr<T>(), p.t.data_ptr<T>(),  opt_ptr<T>(p.w),
+                               opt_ptr<T>(p.pw),  loss.data_ptr<T>(), loss.numel()};
+  if constexpr (std::is_same_v<T, float>)
+    ops::cpu::point_loss_forward(kind, a);
+  else
+    ops::cpu::point_loss_forward_ref<T>(kind, a);
 }
 
 template <class T>
@@ -250,11 +298,14 @@ TensorList run_point_backward(PointLoss kind, const PointInputs& p, const Tensor
   Tensor dx = needs[0] ? empty(p.x.shape(), p.x.dtype()) : Tensor();
   Tensor dt = needs[1] ? empty(p.x.shape(), p.x.dtype()) : Tensor();
   if (p.x.numel() == 0) return {dx, dt};
-  ops::cpu::PointLossBackwardArgs<T> a{p.x.data_ptr<T>(), p.t.data_ptr<T>(), opt_ptr<T>(p.w),
-                                       opt_ptr<T>(p.pw), gc.data_ptr<T>(), g.dim() == 0 ? 0 : 1,
-                                       scale, opt_ptr<T>(dx), opt_ptr<T>(dt), p.x.numel()};
-  if constexpr (std::is_same_v<T, float>) ops::cpu::point_loss_backward(kind, a);
-  else ops::cpu::point_loss_backward_ref<T>(kind, a);
+  ops::cpu::PointLossBackwardArgs<T> a{
+      p.x.data_ptr<T>(), p.t.data_ptr<T>(),    opt_ptr<T>(p.w), opt_ptr<T>(p.pw),
+      gc.data_ptr<T>(),  g.dim() == 0 ? 0 : 1, scale,           opt_ptr<T>(dx),
+      opt_ptr<T>(dt),    p.x.numel()};
+  if constexpr (std::is_same_v<T, float>)
+    ops::cpu::point_loss_backward(kind, a);
+  else
+    ops::cpu::point_loss_backward_ref<T>(kind, a);
   return {dx, dt};
 }
 
@@ -264,22 +315,26 @@ Tensor point_loss(const char* op, PointLoss kind, const Tensor& input, const Ten
   p.x = input.detach().contiguous();
   p.t = target.detach().contiguous();
   Tensor loss = empty(input.shape(), input.dtype());
-  if (input.dtype() == DType::f32) run_point_forward<float>(kind, p, loss);
-  else run_point_forward<double>(kind, p, loss);
+  if (input.dtype() == DType::f32)
+    run_point_forward<float>(kind, p, loss);
+  else
+    run_point_forward<double>(kind, p, loss);
   Tensor out = loss;
   double scale = 1.0;
   if (reduction != Reduction::none) {
     NoGradGuard ng;
     out = sum(loss);
     if (reduction == Reduction::mean) scale = 1.0 / static_cast<double>(loss.numel());
-    if (reduction == Reduction::batchmean && input.dim() > 0) scale = 1.0 / static_cast<double>(input.size(0));
+    if (reduction == Reduction::batchmean && input.dim() > 0)
+      scale = 1.0 / static_cast<double>(input.size(0));
     if (scale != 1.0) out = mul(out, scale);  // mean of nothing: 0 * inf = NaN, as PyTorch's 0 / 0
   }
   if (autograd::needs_grad(input, target)) {
     autograd::record(op, {input, target}, out,
                      [kind, p, scale](const TensorList& g, const Needs& needs) -> TensorList {
-                       return p.x.dtype() == DType::f32 ? run_point_backward<float>(kind, p, g[0], scale, needs)
-                                                        : run_point_backward<double>(kind, p, g[0], scale, needs);
+                       return p.x.dtype() == DType::f32
+                                  ? run_point_backward<float>(kind, p, g[0], scale, needs)
+                                  : run_point_backward<double>(kind, p, g[0], scale, needs);
                      });
   }
   return out;

@@ -20,7 +20,8 @@ namespace {
 using ops::cpu::PointLoss;
 
 // Runs f, expects an exception of type E whose message contains every needle.
-template <class E, class F> void expect_error(const F& f, std::vector<std::string> needles) {
+template <class E, class F>
+void expect_error(const F& f, std::vector<std::string> needles) {
   try {
     f();
     ADD_FAILURE() << "no exception; expected one mentioning " << needles[0];
@@ -32,7 +33,9 @@ template <class E, class F> void expect_error(const F& f, std::vector<std::strin
   }
 }
 
-std::vector<float> to_floats(const Tensor& t) { return t.contiguous().to_vector<float>(); }
+std::vector<float> to_floats(const Tensor& t) {
+  return t.contiguous().to_vector<float>();
+}
 
 // ---------------------------------------------------------------- fused cross-entropy vs _ref
 
@@ -61,8 +64,9 @@ void check_ce_kernel(const CeShape& s, uint64_t seed) {
 
   Tensor loss = empty(Shape{rows}), lse = empty(Shape{rows});
   Tensor loss_ref = empty(Shape{rows}), lse_ref = empty(Shape{rows});
-  ops::cpu::CrossEntropyArgs<float> a{x.data_ptr<float>(), pt, pw, loss.data_ptr<float>(),
-                                      lse.data_ptr<float>(), s.N, s.C, s.inner, s.ignore_index, s.ls};
+  ops::cpu::CrossEntropyArgs<float> a{x.data_ptr<float>(),   pt,  pw,  loss.data_ptr<float>(),
+                                      lse.data_ptr<float>(), s.N, s.C, s.inner,
+                                      s.ignore_index,        s.ls};
   ops::cpu::cross_entropy_forward(a);
   a.loss = loss_ref.data_ptr<float>();
   a.lse = lse_ref.data_ptr<float>();
@@ -72,9 +76,19 @@ void check_ce_kernel(const CeShape& s, uint64_t seed) {
   for (int64_t g_stride : {1, 0}) {
     SCOPED_TRACE("g_stride " + std::to_string(g_stride));
     Tensor dx = full(x.shape(), 7.0), dx_ref = full(x.shape(), 7.0);
-    ops::cpu::CrossEntropyBackwardArgs<float> b{x.data_ptr<float>(), pt, pw, lse_ref.data_ptr<float>(),
-                                                g.data_ptr<float>(), g_stride, 0.5, dx.data_ptr<float>(),
-                                                s.N, s.C, s.inner, s.ignore_index, s.ls};
+    ops::cpu::CrossEntropyBackwardArgs<float> b{x.data_ptr<float>(),
+                                                pt,
+                                                pw,
+                                                lse_ref.data_ptr<float>(),
+                                                g.data_ptr<float>(),
+                                                g_stride,
+                                                0.5,
+                                                dx.data_ptr<float>(),
+                                                s.N,
+                                                s.C,
+                                                s.inner,
+                                                s.ignore_index,
+                                                s.ls};
     // The optimized backward takes its own forward's lse; ignored rows may hold any value there.
     b.lse = lse.data_ptr<float>();
     ops::cpu::cross_entropy_backward(b);
@@ -180,15 +194,17 @@ TEST(CrossEntropy, GradcheckKDimWithEverything) {
   Tensor t = from_vector<int64_t>({0, 4, 1, 2, 2, 3}, Shape{2, 3});
   Tensor w = from_vector<double>({0.5, 1.0, 1.5, 2.0, 0.7});
   EXPECT_TRUE(testing::gradcheck(
-      [&t, &w](const std::vector<Tensor>& in) { return cross_entropy(in[0], t, w, 2, Reduction::mean, 0.3); },
+      [&t, &w](const std::vector<Tensor>& in) {
+        return cross_entropy(in[0], t, w, 2, Reduction::mean, 0.3);
+      },
       {x}));
 }
 
 // ---------------------------------------------------------------- pointwise kernels vs _ref
 
 TEST(PointLossKernel, MatchesRefOnEdgeSizes) {
-  const PointLoss kinds[] = {PointLoss::mse, PointLoss::bce, PointLoss::bce_logits, PointLoss::kl_div,
-                             PointLoss::kl_div_log_target};
+  const PointLoss kinds[] = {PointLoss::mse, PointLoss::bce, PointLoss::bce_logits,
+                             PointLoss::kl_div, PointLoss::kl_div_log_target};
   uint64_t seed = 200;
   for (PointLoss kind : kinds)
     for (int64_t n : {0, 1, 15, 17, 1000, 70001})
@@ -201,7 +217,8 @@ TEST(PointLossKernel, MatchesRefOnEdgeSizes) {
         Tensor t = kind == PointLoss::kl_div ? rand(Shape{n}, gen) : randn(Shape{n}, gen);
         if (kind == PointLoss::bce || kind == PointLoss::bce_logits) t = rand(Shape{n}, gen);
         Tensor w = weights ? rand(Shape{n}, gen) : Tensor();
-        Tensor pw = weights && kind == PointLoss::bce_logits ? add(rand(Shape{n}, gen), 0.5) : Tensor();
+        Tensor pw =
+            weights && kind == PointLoss::bce_logits ? add(rand(Shape{n}, gen), 0.5) : Tensor();
         auto ptr = [](const Tensor& v) { return v.defined() ? v.data_ptr<float>() : nullptr; };
         Tensor l = empty(Shape{n}), l_ref = empty(Shape{n});
         ops::cpu::PointLossArgs<float> a{ptr(x), ptr(t), ptr(w), ptr(pw), l.data_ptr<float>(), n};
@@ -210,9 +227,18 @@ TEST(PointLossKernel, MatchesRefOnEdgeSizes) {
         ops::cpu::point_loss_forward_ref<float>(kind, a);
         EXPECT_CLOSE(l, l_ref, 1e-5, 1e-5);
         Tensor g = randn(Shape{n}, gen);
-        Tensor dx = empty(Shape{n}), dt = empty(Shape{n}), dx_ref = empty(Shape{n}), dt_ref = empty(Shape{n});
-        ops::cpu::PointLossBackwardArgs<float> b{ptr(x), ptr(t), ptr(w), ptr(pw), g.data_ptr<float>(), 1,
-                                                 0.25, dx.data_ptr<float>(), dt.data_ptr<float>(), n};
+        Tensor dx = empty(Shape{n}), dt = empty(Shape{n}), dx_ref = empty(Shape{n}),
+               dt_ref = empty(Shape{n});
+        ops::cpu::PointLossBackwardArgs<float> b{ptr(x),
+                                                 ptr(t),
+                                                 ptr(w),
+                                                 ptr(pw),
+                                                 g.data_ptr<float>(),
+                                                 1,
+                                                 0.25,
+                                                 dx.data_ptr<float>(),
+                                                 dt.data_ptr<float>(),
+                                                 n};
         ops::cpu::point_loss_backward(kind, b);
         b.dx = dx_ref.data_ptr<float>();
         b.dt = dt_ref.data_ptr<float>();
@@ -232,17 +258,20 @@ TEST(PointLoss, ReductionsAndBroadcastWeights) {
   // A (4) pos_weight broadcasts along the rows exactly like an expanded one.
   Tensor pw = add(rand(Shape{4}, gen), 0.5);
   EXPECT_CLOSE(binary_cross_entropy_with_logits(x, t, {}, pw, Reduction::none),
-               binary_cross_entropy_with_logits(x, t, {}, pw.expand(Shape{3, 4}).contiguous(), Reduction::none),
+               binary_cross_entropy_with_logits(x, t, {}, pw.expand(Shape{3, 4}).contiguous(),
+                                                Reduction::none),
                0.0, 0.0);
   // batchmean divides the sum by the batch size.
   Tensor lp = mul(rand(Shape{3, 4}, gen), -1.0);
-  EXPECT_NEAR(kl_div(lp, t, Reduction::batchmean).item(), kl_div(lp, t, Reduction::sum).item() / 3.0, 1e-6);
+  EXPECT_NEAR(kl_div(lp, t, Reduction::batchmean).item(),
+              kl_div(lp, t, Reduction::sum).item() / 3.0, 1e-6);
   // kl_div with a zero target contributes exactly 0 for that element.
   Tensor tz = from_vector<float>({0.0f, 0.5f});
   Tensor xz = from_vector<float>({-3.0f, -0.7f});
   EXPECT_EQ(to_floats(kl_div(xz, tz, Reduction::none))[0], 0.0f);
   // bce clamps its logs at -100.
-  EXPECT_NEAR(binary_cross_entropy(from_vector<float>({0.0f}), from_vector<float>({1.0f})).item(), 100.0, 1e-4);
+  EXPECT_NEAR(binary_cross_entropy(from_vector<float>({0.0f}), from_vector<float>({1.0f})).item(),
+              100.0, 1e-4);
 }
 
 // ---------------------------------------------------------------- errors
@@ -256,40 +285,63 @@ void class_loss_errors(const char* op) {
   Tensor x = zeros(Shape{4, 5}), t = zeros(Shape{4}, DType::i64);
   expect_error<DTypeError>([&] { call(x.to(DType::i64), t); }, {op, "i64"});
   expect_error<ValueError>([&] { call(Tensor(), t); }, {op, "undefined"});
-  expect_error<ShapeError>([&] { call(scalar_tensor(1.0), zeros(Shape{}, DType::i64)); }, {op, "at least 1 dim"});
+  expect_error<ShapeError>([&] { call(scalar_tensor(1.0), zeros(Shape{}, DType::i64)); },
+                           {op, "at least 1 dim"});
   expect_error<ValueError>([&] { call(x, Tensor()); }, {op, "target is undefined"});
   expect_error<DTypeError>([&] { call(x, zeros(Shape{4})); }, {op, "target must be i64", "f32"});
-  expect_error<ShapeError>([&] { call(x, zeros(Shape{5}, DType::i64)); }, {op, "target must have shape (4)", "got (5)"});
-  expect_error<ShapeError>([&] { call(zeros(Shape{2, 5, 3}), zeros(Shape{2, 4}, DType::i64)); },
-                           {op, "(2, 3)", "got (2, 4)"});
-  expect_error<ShapeError>([&] { call(zeros(Shape{5}), zeros(Shape{1}, DType::i64)); }, {op, "shape ()"});
+  expect_error<ShapeError>([&] { call(x, zeros(Shape{5}, DType::i64)); },
+                           {op, "target must have shape (4)", "got (5)"});
+  expect_error<ShapeError>(
+      [&] {
+        call(zeros(Shape{2, 5, 3}), zeros(Shape{2, 4}, DType::i64));
+      },
+      {op, "(2, 3)", "got (2, 4)"});
+  expect_error<ShapeError>([&] { call(zeros(Shape{5}), zeros(Shape{1}, DType::i64)); },
+                           {op, "shape ()"});
   expect_error<DTypeError>([&] { call(x, t, zeros(Shape{5}, DType::f64)); }, {op, "weight", "f64"});
-  expect_error<ShapeError>([&] { call(x, t, zeros(Shape{4})); }, {op, "weight must have shape (5)", "got (4)"});
+  expect_error<ShapeError>([&] { call(x, t, zeros(Shape{4})); },
+                           {op, "weight must have shape (5)", "got (4)"});
   Tensor wg = ones(Shape{5}).requires_grad_(true);
-  expect_error<ValueError>([&] { call(x, t, wg); }, {op, "not differentiable with respect to weight"});
+  expect_error<ValueError>([&] { call(x, t, wg); },
+                           {op, "not differentiable with respect to weight"});
   {
     NoGradGuard ng;  // without grad mode a weight that requires grad is fine
     EXPECT_NO_THROW(call(x, t, wg));
   }
   expect_error<ValueError>([&] { call(x, t, {}, -100, Reduction::batchmean); }, {op, "batchmean"});
-  expect_error<IndexError>([&] { call(x, from_vector<int64_t>({0, 5, 1, 2})); }, {op, "target 5", "5 classes"});
-  expect_error<IndexError>([&] { call(x, from_vector<int64_t>({0, -1, 1, 2})); }, {op, "target -1"});
+  expect_error<IndexError>(
+      [&] {
+        call(x, from_vector<int64_t>({0, 5, 1, 2}));
+      },
+      {op, "target 5", "5 classes"});
+  expect_error<IndexError>(
+      [&] {
+        call(x, from_vector<int64_t>({0, -1, 1, 2}));
+      },
+      {op, "target -1"});
   EXPECT_NO_THROW(call(x, from_vector<int64_t>({0, -1, 1, 2}), {}, -1));
   if (ce) {
-    expect_error<ValueError>([&] { call(x, t, {}, -100, Reduction::mean, -0.1); }, {op, "label_smoothing", "-0.1"});
-    expect_error<ValueError>([&] { call(x, t, {}, -100, Reduction::mean, 1.5); }, {op, "label_smoothing", "1.5"});
+    expect_error<ValueError>([&] { call(x, t, {}, -100, Reduction::mean, -0.1); },
+                             {op, "label_smoothing", "-0.1"});
+    expect_error<ValueError>([&] { call(x, t, {}, -100, Reduction::mean, 1.5); },
+                             {op, "label_smoothing", "1.5"});
   }
 }
 
-TEST(LossErrors, CrossEntropy) { class_loss_errors("cross_entropy"); }
-TEST(LossErrors, NllLoss) { class_loss_errors("nll_loss"); }
+TEST(LossErrors, CrossEntropy) {
+  class_loss_errors("cross_entropy");
+}
+TEST(LossErrors, NllLoss) {
+  class_loss_errors("nll_loss");
+}
 
 TEST(LossErrors, PointLosses) {
   Tensor x = full(Shape{2, 3}, 0.5), t = full(Shape{2, 3}, 0.25);
   using Fn = Tensor (*)(const Tensor&, const Tensor&);
   const std::pair<const char*, Fn> ops[] = {
       {"mse_loss", [](const Tensor& a, const Tensor& b) { return mse_loss(a, b); }},
-      {"binary_cross_entropy", [](const Tensor& a, const Tensor& b) { return binary_cross_entropy(a, b); }},
+      {"binary_cross_entropy",
+       [](const Tensor& a, const Tensor& b) { return binary_cross_entropy(a, b); }},
       {"binary_cross_entropy_with_logits",
        [](const Tensor& a, const Tensor& b) { return binary_cross_entropy_with_logits(a, b); }},
       {"kl_div", [](const Tensor& a, const Tensor& b) { return kl_div(a, b); }}};
@@ -298,16 +350,20 @@ TEST(LossErrors, PointLosses) {
     expect_error<DTypeError>([&] { f(x.to(DType::i64), t); }, {op, "input must be f32 or f64"});
     expect_error<DTypeError>([&] { f(x, t.to(DType::i64)); }, {op, "target must be f32 or f64"});
     expect_error<DTypeError>([&] { f(x, t.to(DType::f64)); }, {op, "target must have the dtype"});
-    expect_error<ShapeError>([&] { f(x, zeros(Shape{3})); }, {op, "target must have the shape of input (2, 3)", "(3)"});
+    expect_error<ShapeError>([&] { f(x, zeros(Shape{3})); },
+                             {op, "target must have the shape of input (2, 3)", "(3)"});
     expect_error<ValueError>([&] { f(Tensor(), t); }, {op, "undefined"});
   }
   for (const char* op : {"mse_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits"}) {
     const std::string name = op;
     expect_error<ValueError>(
         [&] {
-          if (name == "mse_loss") mse_loss(x, t, Reduction::batchmean);
-          else if (name == "binary_cross_entropy") binary_cross_entropy(x, t, {}, Reduction::batchmean);
-          else binary_cross_entropy_with_logits(x, t, {}, {}, Reduction::batchmean);
+          if (name == "mse_loss")
+            mse_loss(x, t, Reduction::batchmean);
+          else if (name == "binary_cross_entropy")
+            binary_cross_entropy(x, t, {}, Reduction::batchmean);
+          else
+            binary_cross_entropy_with_logits(x, t, {}, {}, Reduction::batchmean);
         },
         {op, "batchmean"});
   }
@@ -319,8 +375,11 @@ TEST(LossErrors, PointLosses) {
                            {"binary_cross_entropy", "[0, 1]"});
   expect_error<ShapeError>([&] { binary_cross_entropy(x, t, ones(Shape{2})); },
                            {"binary_cross_entropy", "weight of shape (2)", "(2, 3)"});
-  expect_error<ShapeError>([&] { binary_cross_entropy(x, t, ones(Shape{4, 2, 3})); },
-                           {"binary_cross_entropy", "weight of shape (4, 2, 3)"});
+  expect_error<ShapeError>(
+      [&] {
+        binary_cross_entropy(x, t, ones(Shape{4, 2, 3}));
+      },
+      {"binary_cross_entropy", "weight of shape (4, 2, 3)"});
   expect_error<DTypeError>([&] { binary_cross_entropy(x, t, ones(Shape{3}, DType::f64)); },
                            {"binary_cross_entropy", "weight must have the dtype"});
   Tensor wg = ones(Shape{3}).requires_grad_(true);
@@ -332,8 +391,9 @@ TEST(LossErrors, PointLosses) {
                            {bl, "pos_weight of shape (2)"});
   expect_error<ShapeError>([&] { binary_cross_entropy_with_logits(x, t, ones(Shape{5})); },
                            {bl, "weight of shape (5)"});
-  expect_error<DTypeError>([&] { binary_cross_entropy_with_logits(x, t, {}, ones(Shape{3}, DType::f64)); },
-                           {bl, "pos_weight must have the dtype"});
+  expect_error<DTypeError>(
+      [&] { binary_cross_entropy_with_logits(x, t, {}, ones(Shape{3}, DType::f64)); },
+      {bl, "pos_weight must have the dtype"});
   expect_error<ValueError>([&] { binary_cross_entropy_with_logits(x, t, {}, wg); },
                            {bl, "not differentiable with respect to pos_weight"});
   expect_error<ValueError>([&] { binary_cross_entropy_with_logits(x, t, wg); },

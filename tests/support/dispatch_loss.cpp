@@ -13,7 +13,8 @@ Dispatch dispatch_loss(const std::string& op, const Json& a, const TensorList& i
   if (op == "nll_loss")
     return TensorList{nll_loss(in[0], in[1], opt(2), a.at("ignore_index").get<int64_t>(), red)};
   if (op == "mse_loss") return TensorList{mse_loss(in[0], in[1], red)};
-  if (op == "binary_cross_entropy") return TensorList{binary_cross_entropy(in[0], in[1], opt(2), red)};
+  if (op == "binary_cross_entropy")
+    return TensorList{binary_cross_entropy(in[0], in[1], opt(2), red)};
   if (op == "binary_cross_entropy_with_logits") {
     size_t next = 2;
     Tensor w = a.at("has_weight").get<bool>() ? in[next++] : Tensor();

@@ -105,12 +105,14 @@ void ce_forward_cols(const CrossEntropyArgs<float>& a, CeConsts k) {
                    const int n = static_cast<int>(std::min<int64_t>(kW, inner - j0));
                    const float* x = a.x + o * C * inner + j0;
                    VecF vmax(-INFINITY);
-                   for (int64_t c = 0; c < C; ++c) vmax = VecF::max(vmax, VecF::load(x + c * inner, n, -INFINITY));
+                   for (int64_t c = 0; c < C; ++c)
+                     vmax = VecF::max(vmax, VecF::load(x + c * inner, n, -INFINITY));
                    VecF s(0.0f), sm(0.0f);
                    for (int64_t c = 0; c < C; ++c) {
                      const VecF v = VecF::load(x + c * inner, n, 0.0f);
                      s = s + VecF::exp(v - vmax);
-                     if (smoothing) sm = VecF::fma(VecF(a.weight ? a.weight[c] : 1.0f), vmax - v, sm);
+                     if (smoothing)
+                       sm = VecF::fma(VecF(a.weight ? a.weight[c] : 1.0f), vmax - v, sm);
                    }
                    float mx[kW], sx[kW], smx[kW];
                    vmax.store(mx);
@@ -127,7 +129,8 @@ void ce_forward_cols(const CrossEntropyArgs<float>& a, CeConsts k) {
                        const float wt = a.weight ? a.weight[t] : 1.0f;
                        a.loss[r] = row_loss(st, x[t * inner + l], wt, k.wsum, k.ls, C, &lse);
                      }
-                     a.lse[r] = lse;  // also for ignored rows: their backward lanes need a finite lse
+                     a.lse[r] =
+                         lse;  // also for ignored rows: their backward lanes need a finite lse
                    }
                  }
                });
@@ -205,17 +208,22 @@ void ce_backward_cols(const CrossEntropyBackwardArgs<float>& a, CeConsts k) {
 
 void cross_entropy_forward(const CrossEntropyArgs<float>& a) {
   const CeConsts k = ce_consts(a.weight, a.C, a.label_smoothing);
-  if (a.inner == 1) ce_forward_rows(a, k);
-  else ce_forward_cols(a, k);
+  if (a.inner == 1)
+    ce_forward_rows(a, k);
+  else
+    ce_forward_cols(a, k);
 }
 
 void cross_entropy_backward(const CrossEntropyBackwardArgs<float>& a) {
   const CeConsts k = ce_consts(a.weight, a.C, a.label_smoothing);
-  if (a.inner == 1) ce_backward_rows(a, k);
-  else ce_backward_cols(a, k);
+  if (a.inner == 1)
+    ce_backward_rows(a, k);
+  else
+    ce_backward_cols(a, k);
 }
 
-template <class T> void cross_entropy_forward_ref(const CrossEntropyArgs<T>& a) {
+template <class T>
+void cross_entropy_forward_ref(const CrossEntropyArgs<T>& a) {
   const int64_t C = a.C, inner = a.inner;
   const double ls = a.label_smoothing;
   auto w = [&a](int64_t c) { return a.weight ? static_cast<double>(a.weight[c]) : 1.0; };
@@ -240,7 +248,8 @@ template <class T> void cross_entropy_forward_ref(const CrossEntropyArgs<T>& a) 
     }
 }
 
-template <class T> void cross_entropy_backward_ref(const CrossEntropyBackwardArgs<T>& a) {
+template <class T>
+void cross_entropy_backward_ref(const CrossEntropyBackwardArgs<T>& a) {
   const int64_t C = a.C, inner = a.inner;
   const double ls = a.label_smoothing;
   auto w = [&a](int64_t c) { return a.weight ? static_cast<double>(a.weight[c]) : 1.0; };
@@ -267,7 +276,8 @@ template <class T> void cross_entropy_backward_ref(const CrossEntropyBackwardArg
     }
 }
 
-template <class T> void nll_loss_forward(const NllLossArgs<T>& a) {
+template <class T>
+void nll_loss_forward(const NllLossArgs<T>& a) {
   for (int64_t o = 0; o < a.N; ++o)
     for (int64_t j = 0; j < a.inner; ++j) {
       const int64_t r = o * a.inner + j, t = a.target[r];
@@ -280,7 +290,8 @@ template <class T> void nll_loss_forward(const NllLossArgs<T>& a) {
     }
 }
 
-template <class T> void nll_loss_backward(const NllLossBackwardArgs<T>& a) {
+template <class T>
+void nll_loss_backward(const NllLossBackwardArgs<T>& a) {
   std::fill(a.dx, a.dx + a.N * a.C * a.inner, T(0));
   for (int64_t o = 0; o < a.N; ++o)
     for (int64_t j = 0; j < a.inner; ++j) {
@@ -293,7 +304,8 @@ template <class T> void nll_loss_backward(const NllLossBackwardArgs<T>& a) {
 }
 
 template <class T>
-double target_weight_sum(const int64_t* target, const T* weight, int64_t rows, int64_t ignore_index) {
+double target_weight_sum(const int64_t* target, const T* weight, int64_t rows,
+                         int64_t ignore_index) {
   double s = 0.0;
   for (int64_t r = 0; r < rows; ++r)
     if (target[r] != ignore_index) s += weight ? static_cast<double>(weight[target[r]]) : 1.0;
@@ -304,7 +316,8 @@ double target_weight_sum(const int64_t* target, const T* weight, int64_t rows, i
 namespace {
 
 // The element math, shared by the f32 kernel (A = float) and the reference (A = double).
-template <PointLoss K, class A> inline A point_value(A x, A t, A pw, bool has_pw) {
+template <PointLoss K, class A>
+inline A point_value(A x, A t, A pw, bool has_pw) {
   if constexpr (K == PointLoss::mse) {
     const A d = x - t;
     return d * d;
@@ -322,10 +335,14 @@ template <PointLoss K, class A> inline A point_value(A x, A t, A pw, bool has_pw
   }
 }
 
-template <class A> inline A log_sigmoid(A y) { return std::min(y, A(0)) - std::log1p(std::exp(-std::abs(y))); }
+template <class A>
+inline A log_sigmoid(A y) {
+  return std::min(y, A(0)) - std::log1p(std::exp(-std::abs(y)));
+}
 
 // d loss / d x and d loss / d t (without weight and upstream gradient).
-template <PointLoss K, class A> inline void point_grad(A x, A t, A pw, bool has_pw, A* dx, A* dt) {
+template <PointLoss K, class A>
+inline void point_grad(A x, A t, A pw, bool has_pw, A* dx, A* dt) {
   if constexpr (K == PointLoss::mse) {
     *dx = A(2) * (x - t);
     *dt = -*dx;
@@ -352,7 +369,8 @@ template <PointLoss K, class A> inline void point_grad(A x, A t, A pw, bool has_
   }
 }
 
-template <PointLoss K, class T, class A, bool kParallel> void point_forward_k(const PointLossArgs<T>& a) {
+template <PointLoss K, class T, class A, bool kParallel>
+void point_forward_k(const PointLossArgs<T>& a) {
   auto body = [&a](int64_t b, int64_t e) {
     const bool has_pw = a.pw != nullptr;
     for (int64_t i = b; i < e; ++i) {
@@ -362,8 +380,10 @@ template <PointLoss K, class T, class A, bool kParallel> void point_forward_k(co
       a.loss[i] = static_cast<T>(v);
     }
   };
-  if constexpr (kParallel) parallel_for(0, a.n, kGrainSize / 8, body);
-  else body(0, a.n);
+  if constexpr (kParallel)
+    parallel_for(0, a.n, kGrainSize / 8, body);
+  else
+    body(0, a.n);
 }
 
 template <PointLoss K, class T, class A, bool kParallel>
@@ -380,16 +400,23 @@ void point_backward_k(const PointLossBackwardArgs<T>& a) {
       if (a.dt) a.dt[i] = static_cast<T>(g * dt);
     }
   };
-  if constexpr (kParallel) parallel_for(0, a.n, kGrainSize / 8, body);
-  else body(0, a.n);
+  if constexpr (kParallel)
+    parallel_for(0, a.n, kGrainSize / 8, body);
+  else
+    body(0, a.n);
 }
 
-template <class T, class A, bool kParallel> void point_forward_any(PointLoss kind, const PointLossArgs<T>& a) {
+template <class T, class A, bool kParallel>
+void point_forward_any(PointLoss kind, const PointLossArgs<T>& a) {
   switch (kind) {
-    case PointLoss::mse: return point_forward_k<PointLoss::mse, T, A, kParallel>(a);
-    case PointLoss::bce: return point_forward_k<PointLoss::bce, T, A, kParallel>(a);
-    case PointLoss::bce_logits: return point_forward_k<PointLoss::bce_logits, T, A, kParallel>(a);
-    case PointLoss::kl_div: return point_forward_k<PointLoss::kl_div, T, A, kParallel>(a);
+    case PointLoss::mse:
+      return point_forward_k<PointLoss::mse, T, A, kParallel>(a);
+    case PointLoss::bce:
+      return point_forward_k<PointLoss::bce, T, A, kParallel>(a);
+    case PointLoss::bce_logits:
+      return point_forward_k<PointLoss::bce_logits, T, A, kParallel>(a);
+    case PointLoss::kl_div:
+      return point_forward_k<PointLoss::kl_div, T, A, kParallel>(a);
     case PointLoss::kl_div_log_target:
       return point_forward_k<PointLoss::kl_div_log_target, T, A, kParallel>(a);
   }
@@ -398,10 +425,14 @@ template <class T, class A, bool kParallel> void point_forward_any(PointLoss kin
 template <class T, class A, bool kParallel>
 void point_backward_any(PointLoss kind, const PointLossBackwardArgs<T>& a) {
   switch (kind) {
-    case PointLoss::mse: return point_backward_k<PointLoss::mse, T, A, kParallel>(a);
-    case PointLoss::bce: return point_backward_k<PointLoss::bce, T, A, kParallel>(a);
-    case PointLoss::bce_logits: return point_backward_k<PointLoss::bce_logits, T, A, kParallel>(a);
-    case PointLoss::kl_div: return point_backward_k<PointLoss::kl_div, T, A, kParallel>(a);
+    case PointLoss::mse:
+      return point_backward_k<PointLoss::mse, T, A, kParallel>(a);
+    case PointLoss::bce:
+      return point_backward_k<PointLoss::bce, T, A, kParallel>(a);
+    case PointLoss::bce_logits:
+      return point_backward_k<PointLoss::bce_logits, T, A, kParallel>(a);
+    case PointLoss::kl_div:
+      return point_backward_k<PointLoss::kl_div, T, A, kParallel>(a);
     case PointLoss::kl_div_log_target:
       return point_backward_k<PointLoss::kl_div_log_target, T, A, kParallel>(a);
   }
@@ -415,10 +446,12 @@ void point_loss_forward(PointLoss kind, const PointLossArgs<float>& a) {
 void point_loss_backward(PointLoss kind, const PointLossBackwardArgs<float>& a) {
   point_backward_any<float, float, true>(kind, a);
 }
-template <class T> void point_loss_forward_ref(PointLoss kind, const PointLossArgs<T>& a) {
+template <class T>
+void point_loss_forward_ref(PointLoss kind, const PointLossArgs<T>& a) {
   point_forward_any<T, double, false>(kind, a);
 }
-template <class T> void point_loss_backward_ref(PointLoss kind, const PointLossBackwardArgs<T>& a) {
+template <class T>
+void point_loss_backward_ref(PointLoss kind, const PointLossBackwardArgs<T>& a) {
   point_backward_any<T, double, false>(kind, a);
 }
 
