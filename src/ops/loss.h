@@ -1,17 +1,13 @@
-// Losses (torch.nn.functional twins, PyTorch 1.13 semantics). Dims: rows r = (n, d) of the
-// logits laid out as (outer N, C classes, inner d1*d2*...); t_r the class target, w the class
-// weight (1 without one), W = sum of w[t_r] over the rows whose target is not ignore_index.
-//   cross_entropy: lse_r = log sum_c exp(x_rc); with label smoothing ls
-//     loss_r = (1 - ls) w[t_r] (lse_r - x_rt) + ls / C sum_c w_c (lse_r - x_rc), 0 when ignored
-//     dx_rc = g_r [p_rc ((1 - ls) w[t_r] + ls / C sum_c w_c) - ls / C w_c - (1 - ls) w[t_r] [c ==
-//     t_r]] One fused pass per row (no log_softmax tensor); saves the logits, target and lse (N,
-//     d).
-//   nll_loss: loss_r = -w[t_r] x_rt;  dx_rt = -w[t_r] g_r.   mean = sum / W (0 / 0 = NaN).
-//   Pointwise losses (same-shape input x and target t, weights broadcast to x): mse (x - t)^2;
-//   binary_cross_entropy -w (t max(log x, -100) + (1 - t) max(log(1 - x), -100));
-//   binary_cross_entropy_with_logits w ((1 - t) x + (1 + (pw - 1) t) softplus(-x));
-//   kl_div t log t - t x (0 where t == 0), or exp(t) (t - x) with log_target. Kernels overwrite
-//   (=).
+// Losses (torch.nn.functional twins, PyTorch 1.13 semantics). Logits are (N, C, inner); a row r
+// is (n, d) with target t (or ignore_index: loss 0), w the class weight (1 without), ls the label
+// smoothing, W = sum of w[t] over rows not ignored (mean = sum / W; 0 / 0 = NaN).
+//   cross_entropy: loss = (1-ls) w[t] (lse - x_t) + ls/C sum_c w_c (lse - x_c), lse = logsumexp
+//   dx_c = g (p_c ((1-ls) w[t] + ls/C sum w) - ls/C w_c - (1-ls) w[t] [c == t]), p = softmax;
+//   one fused kernel (no log_softmax tensor), saving the logits, target and lse (N, inner).
+//   nll_loss: loss = -w[t] x_t.  Pointwise, x and t of one shape, weights broadcast to x:
+//   mse (x-t)^2; binary_cross_entropy -w (t max(log x, -100) + (1-t) max(log(1-x), -100));
+//   binary_cross_entropy_with_logits w ((1-t) x + (1 + (pw-1) t) softplus(-x));
+//   kl_div xlogy(t, t) - t x, or exp(t) (t - x) with log_target. Kernels overwrite (=).
 #pragma once
 #include <cstdint>
 
