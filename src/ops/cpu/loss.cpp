@@ -369,90 +369,216 @@ inline void point_grad(A x, A t, A pw, bool has_pw, A* dx, A* dt) {
   }
 }
 
-template <PointLoss K, class T, class A, bool kParallel>
-void point_forward_k(const PointLossArgs<T>& a) {
-  auto body = [&a](int64_t b, int64_t e) {
-    const bool has_pw = a.pw != nullptr;
-    for (int64_t i = b; i < e; ++i) {
-      A v = point_value<K, A>(static_cast<A>(a.x[i]), static_cast<A>(a.t[i]),
-                              has_pw ? static_cast<A>(a.pw[i]) : A(1), has_pw);
-      if (a.w) v *= static_cast<A>(a.w[i]);
-      a.loss[i] = static_cast<T>(v);
-    }
-  };
-  if constexpr (kParallel)
-    parallel_for(0, a.n, kGrainSize / 8, body);
-  else
-    body(0, a.n);
-}
-
-template <PointLoss K, class T, class A, bool kParallel>
-void point_backward_k(const PointLossBackwardArgs<T>& a) {
-  auto body = [&a](int64_t b, int64_t e) {
-    const bool has_pw = a.pw != nullptr;
-    for (int64_t i = b; i < e; ++i) {
-      A dx, dt;
-      point_grad<K, A>(static_cast<A>(a.x[i]), static_cast<A>(a.t[i]),
-                       has_pw ? static_cast<A>(a.pw[i]) : A(1), has_pw, &dx, &dt);
-      A g = static_cast<A>(static_cast<double>(a.g[i * a.g_stride]) * a.g_scale);
-      if (a.w) g *= static_cast<A>(a.w[i]);
-      if (a.dx) a.dx[i] = static_cast<T>(g * dx);
-      if (a.dt) a.dt[i] = static_cast<T>(g * dt);
-    }
-  };
-  if constexpr (kParallel)
-    parallel_for(0, a.n, kGrainSize / 8, body);
-  else
-    body(0, a.n);
-}
-
-template <class T, class A, bool kParallel>
-void point_forward_any(PointLoss kind, const PointLossArgs<T>& a) {
-  switch (kind) {
-    case PointLoss::mse:
-      return point_forward_k<PointLoss::mse, T, A, kParallel>(a);
-    case PointLoss::bce:
-      return point_forward_k<PointLoss::bce, T, A, kParallel>(a);
-    case PointLoss::bce_logits:
-      return point_forward_k<PointLoss::bce_logits, T, A, kParallel>(a);
-    case PointLoss::kl_div:
-      return point_forward_k<PointLoss::kl_div, T, A, kParallel>(a);
-    case PointLoss::kl_div_log_target:
-      return point_forward_k<PointLoss::kl_div_log_target, T, A, kParallel>(a);
+// Reference loops: the element math in double.
+template <PointLoss K, class T>
+void point_forward_ref_k(const PointLossArgs<T>& a) {
+  const bool has_pw = a.pw != nullptr;
+  for (int64_t i = 0; i < a.n; ++i) {
+    double v = point_value<K, double>(a.x[i], a.t[i], has_pw ? a.pw[i] : 1.0, has_pw);
+    if (a.w) v *= static_cast<double>(a.w[i]);
+    a.loss[i] = static_cast<T>(v);
   }
 }
 
-template <class T, class A, bool kParallel>
-void point_backward_any(PointLoss kind, const PointLossBackwardArgs<T>& a) {
-  switch (kind) {
-    case PointLoss::mse:
-      return point_backward_k<PointLoss::mse, T, A, kParallel>(a);
-    case PointLoss::bce:
-      return point_backward_k<PointLoss::bce, T, A, kParallel>(a);
-    case PointLoss::bce_logits:
-      return point_backward_k<PointLoss::bce_logits, T, A, kParallel>(a);
-    case PointLoss::kl_div:
-      return point_backward_k<PointLoss::kl_div, T, A, kParallel>(a);
-    case PointLoss::kl_div_log_target:
-      return point_backward_k<PointLoss::kl_div_log_target, T, A, kParallel>(a);
+template <PointLoss K, class T>
+void point_backward_ref_k(const PointLossBackwardArgs<T>& a) {
+  const bool has_pw = a.pw != nullptr;
+  for (int64_t i = 0; i < a.n; ++i) {
+    double dx, dt;
+    point_grad<K, double>(a.x[i], a.t[i], has_pw ? a.pw[i] : 1.0, has_pw, &dx, &dt);
+    double g = static_cast<double>(a.g[i * a.g_stride]) * a.g_scale;
+    if (a.w) g *= static_cast<double>(a.w[i]);
+    if (a.dx) a.dx[i] = static_cast<T>(g * dx);
+    if (a.dt) a.dt[i] = static_cast<T>(g * dt);
   }
 }
 
 }  // namespace
 
+// The f32 kernels work in chunks of kChunk elements: transcendental parts with VecF (into small
+// stack buffers where a select follows), the rest in plain loops the compiler vectorizes.
+namespace {
+
+constexpr int64_t kChunk = 512;
+
+template <class F>
+void for_chunks(int64_t n, const F& f) {
+  const int64_t chunks = (n + kChunk - 1) / kChunk;
+  parallel_for(0, chunks, std::max<int64_t>(1, kGrainSize / 8 / kChunk),
+               [&f, n](int64_t b, int64_t e) {
+                 for (int64_t c = b; c < e; ++c) f(c * kChunk, std::min(kChunk, n - c * kChunk));
+               });
+}
+
+// out[i] = op(in[i]) for i < n with VecF; tail lanes load 1 (harmless for log and exp).
+template <class Op>
+void vmap(const float* in, float* out, int64_t n, const Op& op) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) op(VecF::load(in + i)).store(out + i);
+  if (i < n)
+    op(VecF::load(in + i, static_cast<int>(n - i), 1.0f)).store(out + i, static_cast<int>(n - i));
+}
+
+// Calls f(i, lanes, ld) over [0, n) in kW steps; ld(p) loads lanes of p (a null p loads 1).
+template <class F>
+void vlanes(int64_t n, const F& f) {
+  for (int64_t i = 0; i < n; i += kW) {
+    const int lanes = static_cast<int>(std::min<int64_t>(kW, n - i));
+    auto ld = [i, lanes](const float* p) {
+      if (!p) return VecF(1.0f);
+      return lanes == kW ? VecF::load(p + i) : VecF::load(p + i, lanes, 1.0f);
+    };
+    f(i, lanes, ld);
+  }
+}
+
+void store_lanes(VecF v, float* p, int lanes) {
+  lanes == kW ? v.store(p) : v.store(p, lanes);
+}
+
+VecF log_sigmoid(VecF y) {  // min(y, 0) - log(1 + exp(-|y|))
+  return VecF::min(y, VecF(0.0f)) - VecF::log(VecF(1.0f) + VecF::exp(-VecF::abs(y)));
+}
+
+void point_forward_f32(PointLoss kind, const PointLossArgs<float>& a) {
+  for_chunks(a.n, [&a, kind](int64_t i0, int64_t n) {
+    const float* x = a.x + i0;
+    const float* t = a.t + i0;
+    const float* w = a.w ? a.w + i0 : nullptr;
+    const float* pw = a.pw ? a.pw + i0 : nullptr;
+    float* out = a.loss + i0;
+    float la[kChunk], lb[kChunk];
+    switch (kind) {
+      case PointLoss::mse:
+        for (int64_t i = 0; i < n; ++i) out[i] = (x[i] - t[i]) * (x[i] - t[i]);
+        break;
+      case PointLoss::bce:
+        for (int64_t i = 0; i < n; ++i) lb[i] = 1.0f - x[i];
+        vmap(x, la, n, [](VecF v) { return VecF::max(VecF::log(v), VecF(-100.0f)); });
+        vmap(lb, lb, n, [](VecF v) { return VecF::max(VecF::log(v), VecF(-100.0f)); });
+        for (int64_t i = 0; i < n; ++i) out[i] = (t[i] - 1.0f) * lb[i] - t[i] * la[i];
+        break;
+      case PointLoss::bce_logits:
+        vlanes(n, [x, t, pw, out](int64_t i, int lanes, const auto& ld) {
+          const VecF xv = ld(x), tv = ld(t), one(1.0f);
+          const VecF m = VecF::max(-xv, VecF(0.0f));
+          const VecF sp = m + VecF::log(VecF::exp(-m) + VecF::exp(-xv - m));
+          const VecF lw = pw ? one + (ld(pw) - one) * tv : one;
+          store_lanes((one - tv) * xv + lw * sp, out + i, lanes);
+        });
+        break;
+      case PointLoss::kl_div:
+        vmap(t, la, n, [](VecF v) { return VecF::log(v); });
+        for (int64_t i = 0; i < n; ++i) out[i] = (t[i] == 0.0f ? 0.0f : t[i] * la[i]) - t[i] * x[i];
+        break;
+      case PointLoss::kl_div_log_target:
+        vlanes(n, [x, t, out](int64_t i, int lanes, const auto& ld) {
+          const VecF tv = ld(t);
+          store_lanes(VecF::exp(tv) * (tv - ld(x)), out + i, lanes);
+        });
+        break;
+    }
+    if (w)
+      for (int64_t i = 0; i < n; ++i) out[i] *= w[i];
+  });
+}
+
+void point_backward_f32(PointLoss kind, const PointLossBackwardArgs<float>& a) {
+  for_chunks(a.n, [&a, kind](int64_t i0, int64_t n) {
+    const float* x = a.x + i0;
+    const float* t = a.t + i0;
+    const float* pw = a.pw ? a.pw + i0 : nullptr;
+    // gs: the upstream gradient times the reduction's scale and the weight.
+    float gs[kChunk], dx[kChunk], dt[kChunk];
+    const float scale = static_cast<float>(a.g_scale);
+    for (int64_t i = 0; i < n; ++i) gs[i] = a.g[(i0 + i) * a.g_stride] * scale;
+    if (a.w)
+      for (int64_t i = 0; i < n; ++i) gs[i] *= a.w[i0 + i];
+    switch (kind) {
+      case PointLoss::mse:
+        for (int64_t i = 0; i < n; ++i) dx[i] = 2.0f * (x[i] - t[i]);
+        for (int64_t i = 0; i < n; ++i) dt[i] = -dx[i];
+        break;
+      case PointLoss::bce:
+        for (int64_t i = 0; i < n; ++i)
+          dx[i] = (x[i] - t[i]) / std::max((1.0f - x[i]) * x[i], 1e-12f);
+        for (int64_t i = 0; i < n; ++i) dt[i] = x[i] / (1.0f - x[i]);
+        vmap(dt, dt, n, [](VecF v) { return -VecF::log(v); });
+        break;
+      case PointLoss::bce_logits:
+        vlanes(n, [x, t, pw, &dx, &dt](int64_t i, int lanes, const auto& ld) {
+          const VecF xv = ld(x), tv = ld(t), one(1.0f);
+          const VecF sig = one / (one + VecF::exp(-xv));
+          if (pw) {
+            const VecF p = ld(pw), pt = p * tv;
+            store_lanes((pt + one - tv) * sig - pt, dx + i, lanes);
+            store_lanes(log_sigmoid(-xv) - p * log_sigmoid(xv), dt + i, lanes);
+          } else {
+            store_lanes(sig - tv, dx + i, lanes);
+            store_lanes(-xv, dt + i, lanes);
+          }
+        });
+        break;
+      case PointLoss::kl_div:
+        vmap(t, dt, n, [](VecF v) { return VecF::log(v); });
+        for (int64_t i = 0; i < n; ++i) {
+          dx[i] = -t[i];
+          dt[i] = (t[i] != 0.0f ? dt[i] : 0.0f) + t[i] / t[i] - x[i];
+        }
+        break;
+      case PointLoss::kl_div_log_target:
+        vlanes(n, [x, t, &dx, &dt](int64_t i, int lanes, const auto& ld) {
+          const VecF tv = ld(t), e = VecF::exp(tv);
+          store_lanes(-e, dx + i, lanes);
+          store_lanes(e * (tv - ld(x) + VecF(1.0f)), dt + i, lanes);
+        });
+        break;
+    }
+    if (a.dx)
+      for (int64_t i = 0; i < n; ++i) a.dx[i0 + i] = gs[i] * dx[i];
+    if (a.dt)
+      for (int64_t i = 0; i < n; ++i) a.dt[i0 + i] = gs[i] * dt[i];
+  });
+}
+
+}  // namespace
+
 void point_loss_forward(PointLoss kind, const PointLossArgs<float>& a) {
-  point_forward_any<float, float, true>(kind, a);
+  point_forward_f32(kind, a);
 }
 void point_loss_backward(PointLoss kind, const PointLossBackwardArgs<float>& a) {
-  point_backward_any<float, float, true>(kind, a);
+  point_backward_f32(kind, a);
 }
 template <class T>
 void point_loss_forward_ref(PointLoss kind, const PointLossArgs<T>& a) {
-  point_forward_any<T, double, false>(kind, a);
+  switch (kind) {
+    case PointLoss::mse:
+      return point_forward_ref_k<PointLoss::mse, T>(a);
+    case PointLoss::bce:
+      return point_forward_ref_k<PointLoss::bce, T>(a);
+    case PointLoss::bce_logits:
+      return point_forward_ref_k<PointLoss::bce_logits, T>(a);
+    case PointLoss::kl_div:
+      return point_forward_ref_k<PointLoss::kl_div, T>(a);
+    case PointLoss::kl_div_log_target:
+      return point_forward_ref_k<PointLoss::kl_div_log_target, T>(a);
+  }
 }
+
 template <class T>
 void point_loss_backward_ref(PointLoss kind, const PointLossBackwardArgs<T>& a) {
-  point_backward_any<T, double, false>(kind, a);
+  switch (kind) {
+    case PointLoss::mse:
+      return point_backward_ref_k<PointLoss::mse, T>(a);
+    case PointLoss::bce:
+      return point_backward_ref_k<PointLoss::bce, T>(a);
+    case PointLoss::bce_logits:
+      return point_backward_ref_k<PointLoss::bce_logits, T>(a);
+    case PointLoss::kl_div:
+      return point_backward_ref_k<PointLoss::kl_div, T>(a);
+    case PointLoss::kl_div_log_target:
+      return point_backward_ref_k<PointLoss::kl_div_log_target, T>(a);
+  }
 }
 
 template void cross_entropy_forward_ref<float>(const CrossEntropyArgs<float>&);
