@@ -219,20 +219,21 @@ Tensor class_loss(bool is_ce, const Tensor& input, const Tensor& target, const T
     if (is_ce) {
       autograd::record(
           op, {input}, out,
-          [sx = autograd::save(x), st = autograd::save(t), sw = w, lse, s, label_smoothing](
-              const TensorList& g, const Needs&) -> TensorList {
+          [sx = autograd::save(x), st = autograd::save(t), sw = autograd::save(w), lse, s,
+           label_smoothing](const TensorList& g, const Needs&) -> TensorList {
             const Tensor& x = sx.get();
-            return {x.dtype() == DType::f32
-                        ? ce_backward<float>(g[0], x, st.get(), sw, lse, s, label_smoothing)
-                        : ce_backward<double>(g[0], x, st.get(), sw, lse, s, label_smoothing)};
+            return {
+                x.dtype() == DType::f32
+                    ? ce_backward<float>(g[0], x, st.get(), sw.get(), lse, s, label_smoothing)
+                    : ce_backward<double>(g[0], x, st.get(), sw.get(), lse, s, label_smoothing)};
           });
     } else {
       autograd::record(op, {input}, out,
-                       [x_shape = input.shape(), st = autograd::save(t), sw = w, s](
+                       [x_shape = input.shape(), st = autograd::save(t), sw = autograd::save(w), s](
                            const TensorList& g, const Needs&) -> TensorList {
                          return {g[0].dtype() == DType::f32
-                                     ? nll_backward<float>(g[0], x_shape, st.get(), sw, s)
-                                     : nll_backward<double>(g[0], x_shape, st.get(), sw, s)};
+                                     ? nll_backward<float>(g[0], x_shape, st.get(), sw.get(), s)
+                                     : nll_backward<double>(g[0], x_shape, st.get(), sw.get(), s)};
                        });
     }
   }
@@ -330,12 +331,15 @@ Tensor point_loss(const char* op, PointLoss kind, const Tensor& input, const Ten
     if (scale != 1.0) out = mul(out, scale);  // mean of nothing: 0 * inf = NaN, as PyTorch's 0 / 0
   }
   if (autograd::needs_grad(input, target)) {
-    autograd::record(op, {input, target}, out,
-                     [kind, p, scale](const TensorList& g, const Needs& needs) -> TensorList {
-                       return p.x.dtype() == DType::f32
-                                  ? run_point_backward<float>(kind, p, g[0], scale, needs)
-                                  : run_point_backward<double>(kind, p, g[0], scale, needs);
-                     });
+    autograd::record(
+        op, {input, target}, out,
+        [kind, sx = autograd::save(p.x), st = autograd::save(p.t), sw = autograd::save(p.w),
+         spw = autograd::save(p.pw), scale](const TensorList& g, const Needs& needs) -> TensorList {
+          const PointInputs q{sx.get(), st.get(), sw.get(), spw.get()};
+          return q.x.dtype() == DType::f32
+                     ? run_point_backward<float>(kind, q, g[0], scale, needs)
+                     : run_point_backward<double>(kind, q, g[0], scale, needs);
+        });
   }
   return out;
 }
