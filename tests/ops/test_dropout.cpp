@@ -68,6 +68,24 @@ TEST(Dropout, OptimizedKernelMatchesRefOnEdgeSizes) {
   }
 }
 
+TEST(Dropout, OptimizedKernelMatchesRefAcrossTheCounterHighWord) {
+  // A 64-bit seed and counters that cross 2^32 inside one 16-counter group.
+  const int64_t n = 4099;
+  Generator gen(2);
+  Tensor x = randn(Shape{n}, gen);
+  std::vector<float> y(n), y_ref(n);
+  std::vector<char> m(n), m_ref(n);
+  ops::cpu::DropoutArgs<float> a{
+      x.data_ptr<float>(),   y.data(),     reinterpret_cast<bool*>(m.data()), n, 0.5,
+      0x0123456789ABCDEFull, 0xFFFFFFF5ull};
+  ops::cpu::dropout_forward(a);
+  a.y = y_ref.data();
+  a.mask = reinterpret_cast<bool*>(m_ref.data());
+  ops::cpu::dropout_forward_ref<float>(a);
+  EXPECT_EQ(m, m_ref);
+  EXPECT_EQ(y, y_ref);
+}
+
 TEST(Dropout, SameSeedSameMaskForAnyThreadCountDtypeAndLayout) {
   const int before = get_num_threads();
   std::vector<std::vector<float>> runs;
