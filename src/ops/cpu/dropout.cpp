@@ -30,10 +30,16 @@ void dropout_counters(const DropoutArgs<float>& a, uint32_t thr, float scale, in
 }
 
 #ifdef CF_DROPOUT_AVX512
+// The full-mask forms below avoid the unmasked intrinsics' _mm512_undefined_epi32(), which
+// GCC 12 reports as maybe-uninitialized once inlined.
+constexpr __mmask8 kAll8 = 0xFF;
+constexpr __mmask16 kAll16 = 0xFFFF;
+
 // High 32 bits of the 16 products a * m (m broadcast).
 inline __m512i mulhi_epu32(__m512i a, __m512i m) {
-  const __m512i even = _mm512_srli_epi64(_mm512_mul_epu32(a, m), 32);
-  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+  const __m512i prod_even = _mm512_mask_mul_epu32(a, kAll8, a, m);
+  const __m512i even = _mm512_mask_srli_epi64(a, kAll8, prod_even, 32);
+  const __m512i odd = _mm512_mask_mul_epu32(a, kAll8, _mm512_mask_srli_epi64(a, kAll8, a, 32), m);
   return _mm512_mask_blend_epi32(0xAAAA, even, odd);
 }
 
@@ -65,7 +71,8 @@ void dropout_16_counters(const DropoutArgs<float>& a, __m512i thr, __m512 scale,
   }
   // Word k of counter l is element 4 l + k: spread each word's 16 keep bits to every 4th bit.
   auto keep = [thr](__m512i w) {
-    return static_cast<uint64_t>(_mm512_cmpge_epu32_mask(_mm512_srli_epi32(w, 8), thr));
+    return static_cast<uint64_t>(
+        _mm512_cmpge_epu32_mask(_mm512_mask_srli_epi32(w, kAll16, w, 8), thr));
   };
   const uint64_t m =
       _pdep_u64(keep(c0), 0x1111111111111111ull) | _pdep_u64(keep(c1), 0x2222222222222222ull) |
