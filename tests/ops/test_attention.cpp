@@ -232,3 +232,16 @@ TEST(Attention, Errors) {
 
 }  // namespace
 }  // namespace cf
+
+namespace cf {
+namespace {
+
+TEST(Attention, MaskOnAnotherDeviceIsRejected) {
+  Tensor q = zeros(Shape{3, 4}), k = zeros(Shape{5, 4}), v = zeros(Shape{5, 2});
+  Tensor m = ones(Shape{3, 5}, DType::b8);
+  m.impl()->device = Device::cuda;  // a CPU tensor relabelled, to reach the check
+  EXPECT_THROW(scaled_dot_product_attention(q, k, v, m), DeviceError);
+}
+
+}  // namespace
+}  // namespace cf

@@ -402,3 +402,36 @@ TEST(LossErrors, PointLosses) {
 
 }  // namespace
 }  // namespace cf
+
+namespace cf {
+namespace {
+
+// A CPU tensor relabelled as a CUDA one, to reach the device checks of a CPU-only build.
+Tensor fake_cuda(const Tensor& t) {
+  Tensor c = t.clone();
+  c.impl()->device = Device::cuda;
+  return c;
+}
+
+TEST(LossErrors, DeviceChecksNameTheArgument) {
+  Tensor x = zeros(Shape{4, 5}), t = zeros(Shape{4}, DType::i64), w = ones(Shape{5});
+  auto expect_device = [](const auto& f, const std::string& needle) {
+    try {
+      f();
+      ADD_FAILURE() << "no DeviceError mentioning " << needle;
+    } catch (const DeviceError& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  expect_device([&] { cross_entropy(x, fake_cuda(t)); }, "cross_entropy: target is on cuda");
+  expect_device([&] { nll_loss(x, t, fake_cuda(w)); }, "nll_loss: weight is on cuda");
+  Tensor p = full(Shape{2, 3}, 0.5);
+  expect_device([&] { binary_cross_entropy(p, p, fake_cuda(ones(Shape{3}))); },
+                "binary_cross_entropy: weight is on cuda");
+  expect_device([&] { binary_cross_entropy_with_logits(p, p, {}, fake_cuda(ones(Shape{3}))); },
+                "binary_cross_entropy_with_logits: pos_weight is on cuda");
+  expect_device([&] { mse_loss(p, fake_cuda(p)); }, "mse_loss: target is on cuda");
+}
+
+}  // namespace
+}  // namespace cf
