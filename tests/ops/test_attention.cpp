@@ -230,11 +230,6 @@ TEST(Attention, Errors) {
   EXPECT_NO_THROW(sdpa(q, k, v, ones(Shape{5}, DType::b8)));
 }
 
-}  // namespace
-}  // namespace cf
-
-namespace cf {
-namespace {
 
 TEST(Attention, MaskOnAnotherDeviceIsRejected) {
   Tensor q = zeros(Shape{3, 4}), k = zeros(Shape{5, 4}), v = zeros(Shape{5, 2});

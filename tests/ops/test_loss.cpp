@@ -400,11 +400,6 @@ TEST(LossErrors, PointLosses) {
                            {bl, "not differentiable with respect to weight"});
 }
 
-}  // namespace
-}  // namespace cf
-
-namespace cf {
-namespace {
 
 // A CPU tensor relabelled as a CUDA one, to reach the device checks of a CPU-only build.
 Tensor fake_cuda(const Tensor& t) {
