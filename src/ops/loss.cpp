@@ -2,6 +2,7 @@
 
 #include "autograd/node.h"
 #include "cformer/autograd.h"
+#include "cformer/ops.h"
 #include "ops/elementwise.h"
 #include "tensor/tensor_util.h"
 #include "util/check.h"

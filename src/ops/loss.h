@@ -11,8 +11,6 @@
 #pragma once
 #include <cstdint>
 
-#include "cformer/ops.h"
-
 namespace cf::ops::cpu {
 
 template <class T>

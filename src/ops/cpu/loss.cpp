@@ -1,7 +1,7 @@
 // Loss kernels: the fused cross-entropy (two passes over each row of logits in the forward, one
 // in the backward), nll gather / scatter, and the pointwise losses.
 #include <cmath>
-#include <vector>
+#include <algorithm>
 
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec.h"
