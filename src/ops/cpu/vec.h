@@ -39,18 +39,33 @@ struct VecF {
   friend VecF operator-(VecF a) { return VecF(_mm512_xor_ps(a.v, _mm512_set1_ps(-0.0f))); }
   /// a * b + c
   static VecF fma(VecF a, VecF b, VecF c) { return VecF(_mm512_fmadd_ps(a.v, b.v, c.v)); }
-  static VecF max(VecF a, VecF b) { return VecF(_mm512_max_ps(a.v, b.v)); }
-  static VecF min(VecF a, VecF b) { return VecF(_mm512_min_ps(a.v, b.v)); }
-  static VecF sqrt(VecF a) { return VecF(_mm512_sqrt_ps(a.v)); }
+  static VecF max(VecF a, VecF b) { return VecF(_mm512_maskz_max_ps(0xFFFF, a.v, b.v)); }
+  static VecF min(VecF a, VecF b) { return VecF(_mm512_maskz_min_ps(0xFFFF, a.v, b.v)); }
+  static VecF sqrt(VecF a) { return VecF(_mm512_maskz_sqrt_ps(0xFFFF, a.v)); }
   static VecF abs(VecF a) { return VecF(_mm512_abs_ps(a.v)); }
-  float reduce_add() const { return _mm512_reduce_add_ps(v); }
-  float reduce_max() const { return _mm512_reduce_max_ps(v); }
+  // Through memory: GCC 12.2's _mm512_reduce_* and extract intrinsics use _mm*_undefined_*,
+  // which trips -Wmaybe-uninitialized (GCC PR 105593); the same holds for the plain forms of
+  // roundscale/getexp/getmant/scalef, hence the zero-masked forms below.
+  float reduce_add() const {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    float s = 0.0f;
+    for (float x : t) s += x;
+    return s;
+  }
+  float reduce_max() const {
+    alignas(64) float t[16];
+    _mm512_store_ps(t, v);
+    float m = t[0];
+    for (float x : t) m = x > m ? x : m;
+    return m;
+  }
 
   static VecF exp(VecF x) {
-    const __m512 c = _mm512_max_ps(_mm512_min_ps(x.v, _mm512_set1_ps(88.7228394f)),
+    const __m512 c = _mm512_maskz_max_ps(0xFFFF, _mm512_maskz_min_ps(0xFFFF, x.v, _mm512_set1_ps(88.7228394f)),
                                    _mm512_set1_ps(-104.0f));
-    const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f)),
-                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m512 n = _mm512_maskz_roundscale_ps(0xFFFF, _mm512_mul_ps(c, _mm512_set1_ps(1.44269504088896341f)),
+                                                _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), c);
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);
     __m512 p = _mm512_set1_ps(1.9875691500e-4f);
@@ -60,15 +75,15 @@ struct VecF {
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.6666665459e-1f));
     p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(5.0000001201e-1f));
     p = _mm512_fmadd_ps(_mm512_mul_ps(p, r), r, _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    __m512 y = _mm512_scalef_ps(p, n);  // p * 2^n, with correct overflow / underflow
+    __m512 y = _mm512_maskz_scalef_ps(0xFFFF, p, n);  // p * 2^n, with correct overflow / underflow
     const __mmask16 nan = _mm512_cmp_ps_mask(x.v, x.v, _CMP_UNORD_Q);
     return VecF(_mm512_mask_blend_ps(nan, y, x.v));
   }
 
   static VecF log(VecF x) {
     // x = m * 2^e with m in [1, 2); fold m into [sqrt(1/2), sqrt(2)).
-    __m512 e = _mm512_getexp_ps(x.v);
-    __m512 m = _mm512_getmant_ps(x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
+    __m512 e = _mm512_maskz_getexp_ps(0xFFFF, x.v);
+    __m512 m = _mm512_maskz_getmant_ps(0xFFFF, x.v, _MM_MANT_NORM_1_2, _MM_MANT_SIGN_zero);
     const __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(1.41421356237f), _CMP_GT_OQ);
     m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
     e = _mm512_mask_add_ps(e, big, e, _mm512_set1_ps(1.0f));
