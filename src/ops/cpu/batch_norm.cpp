@@ -1,0 +1,178 @@
+// batch_norm kernels: OpenMP over channels; per channel the N slices of S contiguous values are
+// walked with VecF. The _ref kernels are plain loops in double.
+#include <cmath>
+
+#include "ops/batch_norm.h"
+#include "ops/cpu/parallel.h"
+#include "ops/cpu/vec.h"
+
+namespace cf::ops::cpu {
+namespace {
+
+constexpr int kW = VecF::kWidth;
+
+inline VecF ld(const float* p, int64_t i, int k, float fill = 0.0f) {
+  return k == kW ? VecF::load(p + i) : VecF::load(p + i, k, fill);
+}
+inline void st(VecF v, float* p, int64_t i, int k) {
+  if (k == kW) v.store(p + i);
+  else v.store(p + i, k);
+}
+inline int lanes(int64_t S, int64_t i) { return static_cast<int>(std::min<int64_t>(kW, S - i)); }
+
+template <class F> void for_each_channel(int64_t N, int64_t C, int64_t S, const F& f) {
+  parallel_for(0, C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, N * S)),
+               [&f](int64_t b, int64_t e) {
+                 for (int64_t c = b; c < e; ++c) f(c);
+               });
+}
+
+}  // namespace
+
+void batch_norm_forward(const BatchNormArgs<float>& a) {
+  const int64_t N = a.N, C = a.C, S = a.S;
+  const float eps = static_cast<float>(a.eps);
+  for_each_channel(N, C, S, [&a, N, C, S, eps](int64_t c) {
+    float mean, var;
+    if (a.training) {
+      const float inv_p = 1.0f / static_cast<float>(N * S);
+      VecF s(0.0f);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* x = a.x + (n * C + c) * S;
+        for (int64_t i = 0; i < S; i += kW) s = s + ld(x, i, lanes(S, i));
+      }
+      mean = s.reduce_add() * inv_p;
+      const VecF vm(mean);
+      VecF q(0.0f);
+      for (int64_t n = 0; n < N; ++n) {
+        const float* x = a.x + (n * C + c) * S;
+        for (int64_t i = 0; i < S; i += kW) {
+          const VecF d = ld(x, i, lanes(S, i), mean) - vm;
+          q = VecF::fma(d, d, q);
+        }
+      }
+      var = q.reduce_add() * inv_p;
+    } else {
+      mean = a.running_mean[c];
+      var = a.running_var[c];
+    }
+    const float rstd = 1.0f / std::sqrt(var + eps);
+    a.mean[c] = mean;
+    a.var[c] = var;
+    a.rstd[c] = rstd;
+    const float scale = rstd * (a.w ? a.w[c] : 1.0f);
+    const VecF vs(scale), vb((a.b ? a.b[c] : 0.0f) - mean * scale);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* x = a.x + (n * C + c) * S;
+      float* y = a.y + (n * C + c) * S;
+      for (int64_t i = 0; i < S; i += kW) {
+        const int k = lanes(S, i);
+        st(VecF::fma(ld(x, i, k), vs, vb), y, i, k);
+      }
+    }
+  });
+}
+
+void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
+  const int64_t N = a.N, C = a.C, S = a.S;
+  for_each_channel(N, C, S, [&a, N, C, S](int64_t c) {
+    const float mean = a.mean[c], rstd = a.rstd[c];
+    const VecF vr(rstd), vc(-mean * rstd);
+    VecF sg(0.0f), sgx(0.0f);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* x = a.x + (n * C + c) * S;
+      const float* g = a.g + (n * C + c) * S;
+      for (int64_t i = 0; i < S; i += kW) {
+        const int k = lanes(S, i);
+        const VecF gv = ld(g, i, k);
+        sg = sg + gv;
+        sgx = VecF::fma(gv, VecF::fma(ld(x, i, k), vr, vc), sgx);
+      }
+    }
+    const float sum_g = sg.reduce_add(), sum_gx = sgx.reduce_add();
+    if (a.dw) a.dw[c] = sum_gx;
+    if (a.db) a.db[c] = sum_g;
+    if (!a.dx) return;
+    const float wr = rstd * (a.w ? a.w[c] : 1.0f);
+    const float inv_p = 1.0f / static_cast<float>(N * S);
+    // training: dx = wr (g - sum_g / P - xhat sum_gx / P); eval: dx = wr g
+    const VecF vw(wr), c1(a.training ? sum_g * inv_p : 0.0f), c2(a.training ? sum_gx * inv_p : 0.0f);
+    for (int64_t n = 0; n < N; ++n) {
+      const float* x = a.x + (n * C + c) * S;
+      const float* g = a.g + (n * C + c) * S;
+      float* dx = a.dx + (n * C + c) * S;
+      for (int64_t i = 0; i < S; i += kW) {
+        const int k = lanes(S, i);
+        const VecF xhat = VecF::fma(ld(x, i, k), vr, vc);
+        st(vw * (ld(g, i, k) - VecF::fma(xhat, c2, c1)), dx, i, k);
+      }
+    }
+  });
+}
+
+template <class T> void batch_norm_forward_ref(const BatchNormArgs<T>& a) {
+  const double P = static_cast<double>(a.N * a.S);
+  for (int64_t c = 0; c < a.C; ++c) {
+    double mean, var;
+    if (a.training) {
+      double s = 0.0;
+      for (int64_t n = 0; n < a.N; ++n)
+        for (int64_t i = 0; i < a.S; ++i) s += a.x[(n * a.C + c) * a.S + i];
+      mean = s / P;
+      double q = 0.0;
+      for (int64_t n = 0; n < a.N; ++n)
+        for (int64_t i = 0; i < a.S; ++i) {
+          const double d = a.x[(n * a.C + c) * a.S + i] - mean;
+          q += d * d;
+        }
+      var = q / P;
+    } else {
+      mean = a.running_mean[c];
+      var = a.running_var[c];
+    }
+    const double rstd = 1.0 / std::sqrt(var + a.eps);
+    a.mean[c] = static_cast<T>(mean);
+    a.var[c] = static_cast<T>(var);
+    a.rstd[c] = static_cast<T>(rstd);
+    for (int64_t n = 0; n < a.N; ++n)
+      for (int64_t i = 0; i < a.S; ++i) {
+        const int64_t at = (n * a.C + c) * a.S + i;
+        double v = (a.x[at] - mean) * rstd;
+        if (a.w) v *= a.w[c];
+        if (a.b) v += a.b[c];
+        a.y[at] = static_cast<T>(v);
+      }
+  }
+}
+
+template <class T> void batch_norm_backward_ref(const BatchNormBackwardArgs<T>& a) {
+  const double P = static_cast<double>(a.N * a.S);
+  for (int64_t c = 0; c < a.C; ++c) {
+    const double mean = a.mean[c], rstd = a.rstd[c];
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t n = 0; n < a.N; ++n)
+      for (int64_t i = 0; i < a.S; ++i) {
+        const int64_t at = (n * a.C + c) * a.S + i;
+        sg += a.g[at];
+        sgx += a.g[at] * (a.x[at] - mean) * rstd;
+      }
+    if (a.dw) a.dw[c] = static_cast<T>(sgx);
+    if (a.db) a.db[c] = static_cast<T>(sg);
+    if (!a.dx) continue;
+    const double wr = rstd * (a.w ? static_cast<double>(a.w[c]) : 1.0);
+    for (int64_t n = 0; n < a.N; ++n)
+      for (int64_t i = 0; i < a.S; ++i) {
+        const int64_t at = (n * a.C + c) * a.S + i;
+        const double xhat = (a.x[at] - mean) * rstd;
+        const double d = a.training ? a.g[at] - sg / P - xhat * sgx / P : a.g[at];
+        a.dx[at] = static_cast<T>(wr * d);
+      }
+  }
+}
+
+template void batch_norm_forward_ref<float>(const BatchNormArgs<float>&);
+template void batch_norm_forward_ref<double>(const BatchNormArgs<double>&);
+template void batch_norm_backward_ref<float>(const BatchNormBackwardArgs<float>&);
+template void batch_norm_backward_ref<double>(const BatchNormBackwardArgs<double>&);
+
+}  // namespace cf::ops::cpu
