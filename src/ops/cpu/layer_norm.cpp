@@ -13,8 +13,9 @@ namespace {
 constexpr int kW = VecF::kWidth;
 
 // Rows per block of the backward's dw / db partial sums: a function of M only (determinism),
-// at least 32 rows, at most 256 blocks.
-int64_t rows_per_block(int64_t M) { return std::max<int64_t>(32, (M + 255) / 256); }
+// at least 32 rows, at most 32 blocks (few partials to allocate and combine: measured 1.5x faster
+// than 256 blocks at (12288, 256)).
+int64_t rows_per_block(int64_t M) { return std::max<int64_t>(32, (M + 31) / 32); }
 
 inline VecF ld(const float* p, int64_t i, int k, float fill = 0.0f) {
   return k == kW ? VecF::load(p + i) : VecF::load(p + i, k, fill);

@@ -12,8 +12,9 @@ namespace {
 
 constexpr int kW = VecF::kWidth;
 
-// Rows per block of the backward's dw partial sums: a function of M only (determinism).
-int64_t rows_per_block(int64_t M) { return std::max<int64_t>(32, (M + 255) / 256); }
+// Rows per block of the backward's dw partial sums: a function of M only (determinism), at least
+// 32 rows, at most 32 blocks (as layer_norm).
+int64_t rows_per_block(int64_t M) { return std::max<int64_t>(32, (M + 31) / 32); }
 
 inline VecF ld(const float* p, int64_t i, int k) { return k == kW ? VecF::load(p + i) : VecF::load(p + i, k); }
 inline void st(VecF v, float* p, int64_t i, int k) {
