@@ -84,11 +84,12 @@ void softmax_row(const float* x, float* y, int64_t n) {
 }
 
 void log_softmax_row(const float* x, float* y, int64_t n) {
+  // (x - m) - log(s): x - m is exact near the maximum, so large logits keep their precision.
   const float m = row_max(x, n);
-  const VecF c(m + std::log(row_exp_sum(x, nullptr, n, m)));
+  const VecF vm(m), ls(std::log(row_exp_sum(x, nullptr, n, m)));
   int64_t i = 0;
-  for (; i + kW <= n; i += kW) (VecF::load(x + i) - c).store(y + i);
-  if (i < n) (VecF::load(x + i, static_cast<int>(n - i)) - c).store(y + i, static_cast<int>(n - i));
+  for (; i + kW <= n; i += kW) ((VecF::load(x + i) - vm) - ls).store(y + i);
+  if (i < n) ((VecF::load(x + i, static_cast<int>(n - i)) - vm) - ls).store(y + i, static_cast<int>(n - i));
 }
 
 void softmax_columns(const float* x, float* y, int64_t R, int64_t inner, int n, bool log) {
@@ -101,8 +102,8 @@ void softmax_columns(const float* x, float* y, int64_t R, int64_t inner, int n, 
     s = s + e;
   }
   if (log) {
-    const VecF c = m + VecF::log(s);
-    for (int64_t r = 0; r < R; ++r) store_n(load_n(x + r * inner, n) - c, y + r * inner, n);
+    const VecF ls = VecF::log(s);
+    for (int64_t r = 0; r < R; ++r) store_n((load_n(x + r * inner, n) - m) - ls, y + r * inner, n);
   } else {
     const VecF inv = VecF(1.0f) / s;
     for (int64_t r = 0; r < R; ++r) store_n(load_n(y + r * inner, n) * inv, y + r * inner, n);
