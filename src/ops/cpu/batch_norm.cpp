@@ -60,14 +60,13 @@ void batch_norm_forward(const BatchNormArgs<float>& a) {
     a.mean[c] = mean;
     a.var[c] = var;
     a.rstd[c] = rstd;
-    const float scale = rstd * (a.w ? a.w[c] : 1.0f);
-    const VecF vs(scale), vb((a.b ? a.b[c] : 0.0f) - mean * scale);
+    const VecF vs(rstd * (a.w ? a.w[c] : 1.0f)), vb(a.b ? a.b[c] : 0.0f), vm(mean);
     for (int64_t n = 0; n < N; ++n) {
       const float* x = a.x + (n * C + c) * S;
       float* y = a.y + (n * C + c) * S;
       for (int64_t i = 0; i < S; i += kW) {
         const int k = lanes(S, i);
-        st(VecF::fma(ld(x, i, k), vs, vb), y, i, k);
+        st(VecF::fma(ld(x, i, k) - vm, vs, vb), y, i, k);  // (x - mean) exact, then scale
       }
     }
   });
@@ -77,7 +76,7 @@ void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
   const int64_t N = a.N, C = a.C, S = a.S;
   for_each_channel(N, C, S, [&a, N, C, S](int64_t c) {
     const float mean = a.mean[c], rstd = a.rstd[c];
-    const VecF vr(rstd), vc(-mean * rstd);
+    const VecF vr(rstd), vm(mean);
     VecF sg(0.0f), sgx(0.0f);
     for (int64_t n = 0; n < N; ++n) {
       const float* x = a.x + (n * C + c) * S;
@@ -86,7 +85,7 @@ void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
         const int k = lanes(S, i);
         const VecF gv = ld(g, i, k);
         sg = sg + gv;
-        sgx = VecF::fma(gv, VecF::fma(ld(x, i, k), vr, vc), sgx);
+        sgx = VecF::fma(gv, (ld(x, i, k) - vm) * vr, sgx);
       }
     }
     const float sum_g = sg.reduce_add(), sum_gx = sgx.reduce_add();
@@ -103,7 +102,7 @@ void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
       float* dx = a.dx + (n * C + c) * S;
       for (int64_t i = 0; i < S; i += kW) {
         const int k = lanes(S, i);
-        const VecF xhat = VecF::fma(ld(x, i, k), vr, vc);
+        const VecF xhat = (ld(x, i, k) - vm) * vr;
         st(vw * (ld(g, i, k) - VecF::fma(xhat, c2, c1)), dx, i, k);
       }
     }

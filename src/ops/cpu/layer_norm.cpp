@@ -50,10 +50,10 @@ void forward_row(const float* x, const float* w, const float* b, float* y, int64
   const float rstd = 1.0f / std::sqrt(var + eps);
   *mean_out = mean;
   *rstd_out = rstd;
-  const VecF a(rstd), c(-mean * rstd);
+  const VecF a(rstd), c(mean);
   for (i = 0; i < N; i += kW) {
     const int k = static_cast<int>(std::min<int64_t>(kW, N - i));
-    VecF v = VecF::fma(ld(x, i, k), a, c);
+    VecF v = (ld(x, i, k) - c) * a;  // (x - mean) rstd: exact centring, unlike fma(x, rstd, -mean rstd)
     if (w) v = v * ld(w, i, k);
     if (b) v = v + ld(b, i, k);
     st(v, y, i, k);
@@ -63,12 +63,12 @@ void forward_row(const float* x, const float* w, const float* b, float* y, int64
 // dx for one row (when dx is not null) and the row's g xhat / g added into dwp / dbp.
 void backward_row(const float* x, const float* w, const float* g, float mean, float rstd, float* dx,
                   float* dwp, float* dbp, int64_t N) {
-  const VecF a(rstd), c(-mean * rstd);
+  const VecF a(rstd), c(mean);
   VecF s1(0.0f), s2(0.0f);
   for (int64_t i = 0; i < N; i += kW) {
     const int k = static_cast<int>(std::min<int64_t>(kW, N - i));
     const VecF gv = ld(g, i, k);
-    const VecF xhat = VecF::fma(ld(x, i, k), a, c);
+    const VecF xhat = (ld(x, i, k) - c) * a;
     const VecF gw = w ? gv * ld(w, i, k) : gv;
     s1 = s1 + gw;
     s2 = VecF::fma(gw, xhat, s2);
@@ -81,7 +81,7 @@ void backward_row(const float* x, const float* w, const float* g, float mean, fl
   for (int64_t i = 0; i < N; i += kW) {
     const int k = static_cast<int>(std::min<int64_t>(kW, N - i));
     const VecF gv = ld(g, i, k);
-    const VecF xhat = VecF::fma(ld(x, i, k), a, c);
+    const VecF xhat = (ld(x, i, k) - c) * a;
     const VecF gw = w ? gv * ld(w, i, k) : gv;
     st(VecF::fma(a, gw, -VecF::fma(xhat, c2, c1)), dx, i, k);
   }
