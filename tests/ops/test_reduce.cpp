@@ -185,6 +185,9 @@ TEST(Reduce, MaxPicksFirstTieAndNaN) {
   EXPECT_EQ(r.indices.to_vector<int64_t>(), (std::vector<int64_t>{1, 0}));
   EXPECT_TRUE(std::isnan(r.values.to_vector<float>()[1]));
   EXPECT_EQ(argmin(from_vector<float>({3, 1, 1, 2})).to_vector<int64_t>()[0], 1);
+  EXPECT_EQ(argmax(from_vector<float>({1, INFINITY, 2, INFINITY})).to_vector<int64_t>()[0], 1);
+  EXPECT_EQ(argmin(from_vector<float>({1, -INFINITY, -INFINITY})).to_vector<int64_t>()[0], 1);
+  EXPECT_EQ(min(from_vector<float>({4, 2, 2, 9, 2}), 0).indices.item(), 1.0);
   EXPECT_EQ(argmax(x, std::nullopt, true).shape(), (Shape{1, 1}));
   EXPECT_TRUE(std::isnan(max(x).item()));
 }
