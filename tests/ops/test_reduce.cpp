@@ -49,7 +49,13 @@ Generator& gen() {
 Tensor randn_flat(int64_t n, double scale = 1.0) { return mul(randn(Shape{n}, gen()), scale); }
 float* fp(const Tensor& t) { return t.numel() ? t.data_ptr<float>() : nullptr; }
 std::string name(const Layout& l) {
-  return "(" + std::to_string(l.outer) + ", " + std::to_string(l.R) + ", " + std::to_string(l.inner) + ")";
+  std::string s = "(";
+  s += std::to_string(l.outer);
+  s += ", ";
+  s += std::to_string(l.R);
+  s += ", ";
+  s += std::to_string(l.inner);
+  return s + ")";
 }
 
 TEST(Reduce, SumKernelMatchesRef) {
