@@ -1,6 +1,9 @@
-// batch_norm kernels: OpenMP over channels; per channel the N slices of S contiguous values are
-// walked with VecF. The _ref kernels are plain loops in double.
+// batch_norm kernels. S >= 16: OpenMP over channels; per channel the N slices of S contiguous
+// values are walked with VecF. S < 16 (e.g. (N, C) inputs): the N rows of J = C S contiguous
+// values are summed per column (OpenMP over column chunks), the column sums folded per channel,
+// and the normalization applied row by row. The _ref kernels are plain loops in double.
 #include <cmath>
+#include <vector>
 
 #include "ops/batch_norm.h"
 #include "ops/cpu/parallel.h"
@@ -27,11 +30,121 @@ template <class F> void for_each_channel(int64_t N, int64_t C, int64_t S, const 
                });
 }
 
+constexpr int64_t kColumnChunk = 256;
+
+// out[j] = sum_n f(n, j) for the columns j of N rows of J values, in a fixed order per column.
+template <class F> void column_sums(int64_t N, int64_t J, float* out, const F& f) {
+  const int64_t chunks = (J + kColumnChunk - 1) / kColumnChunk;
+  parallel_for(0, chunks, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, N * kColumnChunk)),
+               [&f, out, N, J](int64_t b, int64_t e) {
+                 for (int64_t t = b; t < e; ++t) {
+                   const int64_t j0 = t * kColumnChunk, j1 = std::min(J, j0 + kColumnChunk);
+                   for (int64_t j = j0; j < j1; ++j) out[j] = 0.0f;
+                   for (int64_t n = 0; n < N; ++n) {
+#pragma omp simd
+                     for (int64_t j = j0; j < j1; ++j) out[j] += f(n, j);
+                   }
+                 }
+               });
+}
+
+// Per channel c: the sum of v over its S columns.
+float channel_sum(const std::vector<float>& v, int64_t c, int64_t S) {
+  float s = 0.0f;
+  for (int64_t i = 0; i < S; ++i) s += v[c * S + i];
+  return s;
+}
+
+void forward_columns(const BatchNormArgs<float>& a) {
+  const int64_t N = a.N, C = a.C, S = a.S, J = C * S;
+  const float* x = a.x;
+  std::vector<float> acc(J), mean_j(J), scale_j(J), shift_j(J);
+  if (a.training) {
+    const float inv_p = 1.0f / static_cast<float>(N * S);
+    column_sums(N, J, acc.data(), [x, J](int64_t n, int64_t j) { return x[n * J + j]; });
+    for (int64_t c = 0; c < C; ++c) {
+      a.mean[c] = channel_sum(acc, c, S) * inv_p;
+      for (int64_t i = 0; i < S; ++i) mean_j[c * S + i] = a.mean[c];
+    }
+    const float* m = mean_j.data();
+    column_sums(N, J, acc.data(), [x, m, J](int64_t n, int64_t j) {
+      const float d = x[n * J + j] - m[j];
+      return d * d;
+    });
+    for (int64_t c = 0; c < C; ++c) a.var[c] = channel_sum(acc, c, S) * inv_p;
+  } else {
+    for (int64_t c = 0; c < C; ++c) {
+      a.mean[c] = a.running_mean[c];
+      a.var[c] = a.running_var[c];
+    }
+  }
+  for (int64_t c = 0; c < C; ++c) {
+    a.rstd[c] = 1.0f / std::sqrt(a.var[c] + static_cast<float>(a.eps));
+    for (int64_t i = 0; i < S; ++i) {
+      mean_j[c * S + i] = a.mean[c];
+      scale_j[c * S + i] = a.rstd[c] * (a.w ? a.w[c] : 1.0f);
+      shift_j[c * S + i] = a.b ? a.b[c] : 0.0f;
+    }
+  }
+  const float *m = mean_j.data(), *sc = scale_j.data(), *sh = shift_j.data();
+  parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, J)),
+               [&a, m, sc, sh, J](int64_t b, int64_t e) {
+                 for (int64_t n = b; n < e; ++n) {
+                   const float* x = a.x + n * J;
+                   float* y = a.y + n * J;
+#pragma omp simd
+                   for (int64_t j = 0; j < J; ++j) y[j] = (x[j] - m[j]) * sc[j] + sh[j];
+                 }
+               });
+}
+
+void backward_columns(const BatchNormBackwardArgs<float>& a) {
+  const int64_t N = a.N, C = a.C, S = a.S, J = C * S;
+  const float *x = a.x, *g = a.g;
+  std::vector<float> sg(J), sgx(J), mean_j(J), rstd_j(J);
+  for (int64_t c = 0; c < C; ++c)
+    for (int64_t i = 0; i < S; ++i) {
+      mean_j[c * S + i] = a.mean[c];
+      rstd_j[c * S + i] = a.rstd[c];
+    }
+  const float *m = mean_j.data(), *r = rstd_j.data();
+  column_sums(N, J, sg.data(), [g, J](int64_t n, int64_t j) { return g[n * J + j]; });
+  column_sums(N, J, sgx.data(), [x, g, m, r, J](int64_t n, int64_t j) {
+    return g[n * J + j] * ((x[n * J + j] - m[j]) * r[j]);
+  });
+  const float inv_p = 1.0f / static_cast<float>(N * S);
+  std::vector<float> wr_j(J), c1_j(J), c2_j(J);
+  for (int64_t c = 0; c < C; ++c) {
+    const float sum_g = channel_sum(sg, c, S), sum_gx = channel_sum(sgx, c, S);
+    if (a.dw) a.dw[c] = sum_gx;
+    if (a.db) a.db[c] = sum_g;
+    for (int64_t i = 0; i < S; ++i) {
+      wr_j[c * S + i] = a.rstd[c] * (a.w ? a.w[c] : 1.0f);
+      c1_j[c * S + i] = a.training ? sum_g * inv_p : 0.0f;
+      c2_j[c * S + i] = a.training ? sum_gx * inv_p : 0.0f;
+    }
+  }
+  if (!a.dx) return;
+  const float *wr = wr_j.data(), *c1 = c1_j.data(), *c2 = c2_j.data();
+  parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, J)),
+               [&a, m, r, wr, c1, c2, J](int64_t b, int64_t e) {
+                 for (int64_t n = b; n < e; ++n) {
+                   const float* x = a.x + n * J;
+                   const float* g = a.g + n * J;
+                   float* dx = a.dx + n * J;
+#pragma omp simd
+                   for (int64_t j = 0; j < J; ++j)
+                     dx[j] = wr[j] * (g[j] - c1[j] - (x[j] - m[j]) * r[j] * c2[j]);
+                 }
+               });
+}
+
 }  // namespace
 
 void batch_norm_forward(const BatchNormArgs<float>& a) {
   const int64_t N = a.N, C = a.C, S = a.S;
   const float eps = static_cast<float>(a.eps);
+  if (S < kW) return forward_columns(a);
   for_each_channel(N, C, S, [&a, N, C, S, eps](int64_t c) {
     float mean, var;
     if (a.training) {
@@ -74,6 +187,7 @@ void batch_norm_forward(const BatchNormArgs<float>& a) {
 
 void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
   const int64_t N = a.N, C = a.C, S = a.S;
+  if (S < kW) return backward_columns(a);
   for_each_channel(N, C, S, [&a, N, C, S](int64_t c) {
     const float mean = a.mean[c], rstd = a.rstd[c];
     const VecF vr(rstd), vm(mean);
