@@ -150,10 +150,17 @@ template <class T> void sum_forward(const ReduceArgs<T>& a) {
                    const int64_t len = std::min(kColumnChunk, inner - c0);
                    float* y = a.y + o * inner + c0;
                    for (int64_t j = 0; j < len; ++j) y[j] = 0.0f;
-                   for (int64_t r = 0; r < R; ++r) {
-                     const float* x = a.x + (o * R + r) * inner + c0;
+                   const float* x = a.x + o * R * inner + c0;
+                   int64_t r = 0;
+                   for (; r + 4 <= R; r += 4) {  // four rows per update of y
+                     const float* x0 = x + r * inner;
 #pragma omp simd
-                     for (int64_t j = 0; j < len; ++j) y[j] += x[j];
+                     for (int64_t j = 0; j < len; ++j)
+                       y[j] += (x0[j] + x0[j + inner]) + (x0[j + 2 * inner] + x0[j + 3 * inner]);
+                   }
+                   for (; r < R; ++r) {
+#pragma omp simd
+                     for (int64_t j = 0; j < len; ++j) y[j] += x[r * inner + j];
                    }
                  }
                });
