@@ -12,7 +12,8 @@ namespace {
 using autograd::Needs;
 using autograd::TensorList;
 
-template <class T> T* ptr(const Tensor& t) {
+template <class T>
+T* ptr(const Tensor& t) {
   return t.defined() && t.numel() ? t.data_ptr<T>() : nullptr;
 }
 
@@ -28,8 +29,9 @@ Layout check_batch_norm(const Tensor& x, const Tensor& running_mean, const Tenso
   Layout l{x.shape()[0], x.shape()[1], 1};
   for (int d = 2; d < x.dim(); ++d) l.S *= x.shape()[d];
   const Shape channels{l.C};
-  for (const auto& [t, arg] : {std::pair{&running_mean, "running_mean"}, std::pair{&running_var, "running_var"},
-                               std::pair{&weight, "weight"}, std::pair{&bias, "bias"}}) {
+  for (const auto& [t, arg] :
+       {std::pair{&running_mean, "running_mean"}, std::pair{&running_var, "running_var"},
+        std::pair{&weight, "weight"}, std::pair{&bias, "bias"}}) {
     if (!t->defined()) continue;
     detail::check_cpu(*t, op, arg);
     CF_CHECK(t->dtype() == x.dtype(), DTypeError, op, ": ", arg, " must have dtype ",
@@ -38,8 +40,9 @@ Layout check_batch_norm(const Tensor& x, const Tensor& running_mean, const Tenso
              ", got ", t->shape());
   }
   if (training) {
-    CF_CHECK(l.N * l.S > 1, ValueError, op, ": expected more than 1 value per channel when training, ",
-             "got input of shape ", x.shape());
+    CF_CHECK(l.N * l.S > 1, ValueError, op,
+             ": expected more than 1 value per channel when training, ", "got input of shape ",
+             x.shape());
     CF_CHECK(running_mean.defined() == running_var.defined(), ValueError, op,
              ": running_mean and running_var must both be given or both be undefined");
   } else {
@@ -51,29 +54,35 @@ Layout check_batch_norm(const Tensor& x, const Tensor& running_mean, const Tenso
   return l;
 }
 
-template <class T> void run_forward(const ops::cpu::BatchNormArgs<T>& a) {
-  if constexpr (std::is_same_v<T, float>) ops::cpu::batch_norm_forward(a);
-  else ops::cpu::batch_norm_forward_ref(a);
+template <class T>
+void run_forward(const ops::cpu::BatchNormArgs<T>& a) {
+  if constexpr (std::is_same_v<T, float>)
+    ops::cpu::batch_norm_forward(a);
+  else
+    ops::cpu::batch_norm_forward_ref(a);
 }
 
-template <class T> TensorList backward(const Tensor& x, const Tensor& w, const Tensor& mean,
-                                       const Tensor& rstd, const Tensor& g, const Needs& needs,
-                                       const Layout& l, bool training) {
+template <class T>
+TensorList backward(const Tensor& x, const Tensor& w, const Tensor& mean, const Tensor& rstd,
+                    const Tensor& g, const Needs& needs, const Layout& l, bool training) {
   Tensor dx = needs[0] ? empty(x.shape(), x.dtype()) : Tensor();
   Tensor dw = needs[3] ? empty(Shape{l.C}, x.dtype()) : Tensor();
   Tensor db = needs[4] ? empty(Shape{l.C}, x.dtype()) : Tensor();
-  const ops::cpu::BatchNormBackwardArgs<T> a{ptr<T>(x),  ptr<T>(w),  ptr<T>(mean), ptr<T>(rstd),
-                                             ptr<T>(g),  ptr<T>(dx), ptr<T>(dw),   ptr<T>(db),
-                                             l.N,        l.C,        l.S,          training};
-  if constexpr (std::is_same_v<T, float>) ops::cpu::batch_norm_backward(a);
-  else ops::cpu::batch_norm_backward_ref(a);
+  const ops::cpu::BatchNormBackwardArgs<T> a{ptr<T>(x), ptr<T>(w),  ptr<T>(mean), ptr<T>(rstd),
+                                             ptr<T>(g), ptr<T>(dx), ptr<T>(dw),   ptr<T>(db),
+                                             l.N,       l.C,        l.S,          training};
+  if constexpr (std::is_same_v<T, float>)
+    ops::cpu::batch_norm_backward(a);
+  else
+    ops::cpu::batch_norm_backward_ref(a);
   return {dx, Tensor(), Tensor(), dw, db};
 }
 
 }  // namespace
 
 Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& running_var,
-                  const Tensor& weight, const Tensor& bias, bool training, double momentum, double eps) {
+                  const Tensor& weight, const Tensor& bias, bool training, double momentum,
+                  double eps) {
   const Layout l = check_batch_norm(x, running_mean, running_var, weight, bias, training, momentum);
   const Tensor xc = x.detach().contiguous();
   auto contig = [](const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); };
@@ -84,9 +93,9 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
   Tensor mean = empty(Shape{l.C}, x.dtype()), var = empty(Shape{l.C}, x.dtype()),
          rstd = empty(Shape{l.C}, x.dtype());
   if (x.dtype() == DType::f32) {
-    run_forward<float>({ptr<float>(xc), ptr<float>(wc), ptr<float>(bc), ptr<float>(rm), ptr<float>(rv),
-                        ptr<float>(y), ptr<float>(mean), ptr<float>(var), ptr<float>(rstd), l.N, l.C, l.S,
-                        eps, training});
+    run_forward<float>({ptr<float>(xc), ptr<float>(wc), ptr<float>(bc), ptr<float>(rm),
+                        ptr<float>(rv), ptr<float>(y), ptr<float>(mean), ptr<float>(var),
+                        ptr<float>(rstd), l.N, l.C, l.S, eps, training});
   } else {
     run_forward<double>({ptr<double>(xc), ptr<double>(wc), ptr<double>(bc), ptr<double>(rm),
                          ptr<double>(rv), ptr<double>(y), ptr<double>(mean), ptr<double>(var),
@@ -101,15 +110,16 @@ Tensor batch_norm(const Tensor& x, const Tensor& running_mean, const Tensor& run
     rv_out.mul_(1.0 - momentum).add_(var, momentum * P / (P - 1.0));
   }
   if (autograd::needs_grad({&x, &weight, &bias})) {
-    autograd::record("batch_norm", {x, running_mean, running_var, weight, bias}, y,
-                     [sx = autograd::save(xc), sw = wc.defined() ? autograd::save(wc) : autograd::SavedTensor(),
-                      mean, rstd, l, training](const TensorList& g, const Needs& needs) -> TensorList {
-                       const Tensor gc = g[0].contiguous();
-                       const Tensor w = sw.defined() ? sw.get() : Tensor();
-                       return sx.get().dtype() == DType::f32
-                                  ? backward<float>(sx.get(), w, mean, rstd, gc, needs, l, training)
-                                  : backward<double>(sx.get(), w, mean, rstd, gc, needs, l, training);
-                     });
+    autograd::record(
+        "batch_norm", {x, running_mean, running_var, weight, bias}, y,
+        [sx = autograd::save(xc), sw = wc.defined() ? autograd::save(wc) : autograd::SavedTensor(),
+         mean, rstd, l, training](const TensorList& g, const Needs& needs) -> TensorList {
+          const Tensor gc = g[0].contiguous();
+          const Tensor w = sw.defined() ? sw.get() : Tensor();
+          return sx.get().dtype() == DType::f32
+                     ? backward<float>(sx.get(), w, mean, rstd, gc, needs, l, training)
+                     : backward<double>(sx.get(), w, mean, rstd, gc, needs, l, training);
+        });
   }
   return y;
 }

@@ -13,21 +13,23 @@
 
 namespace cf::ops::cpu {
 
-template <class T> struct BatchNormArgs {
-  const T* x;              // (N, C, S)
-  const T* w;              // (C) or null
-  const T* b;              // (C) or null
-  const T* running_mean;   // (C): used in eval only
-  const T* running_var;    // (C): used in eval only
-  T* y;                    // (N, C, S)
-  T* mean;                 // (C): the mean normalized with
-  T* var;                  // (C): the (biased) variance normalized with
-  T* rstd;                 // (C)
+template <class T>
+struct BatchNormArgs {
+  const T* x;             // (N, C, S)
+  const T* w;             // (C) or null
+  const T* b;             // (C) or null
+  const T* running_mean;  // (C): used in eval only
+  const T* running_var;   // (C): used in eval only
+  T* y;                   // (N, C, S)
+  T* mean;                // (C): the mean normalized with
+  T* var;                 // (C): the (biased) variance normalized with
+  T* rstd;                // (C)
   int64_t N, C, S;
   double eps;
   bool training;
 };
-template <class T> struct BatchNormBackwardArgs {
+template <class T>
+struct BatchNormBackwardArgs {
   const T* x;     // (N, C, S)
   const T* w;     // (C) or null
   const T* mean;  // (C)
@@ -41,8 +43,10 @@ template <class T> struct BatchNormBackwardArgs {
 };
 
 void batch_norm_forward(const BatchNormArgs<float>& a);
-template <class T> void batch_norm_forward_ref(const BatchNormArgs<T>& a);
+template <class T>
+void batch_norm_forward_ref(const BatchNormArgs<T>& a);
 void batch_norm_backward(const BatchNormBackwardArgs<float>& a);
-template <class T> void batch_norm_backward_ref(const BatchNormBackwardArgs<T>& a);
+template <class T>
+void batch_norm_backward_ref(const BatchNormBackwardArgs<T>& a);
 
 }  // namespace cf::ops::cpu

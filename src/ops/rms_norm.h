@@ -9,7 +9,8 @@
 
 namespace cf::ops::cpu {
 
-template <class T> struct RmsNormArgs {
+template <class T>
+struct RmsNormArgs {
   const T* x;  // (M, N)
   const T* w;  // (N) or null
   T* y;        // (M, N)
@@ -17,7 +18,8 @@ template <class T> struct RmsNormArgs {
   int64_t M, N;
   double eps;
 };
-template <class T> struct RmsNormBackwardArgs {
+template <class T>
+struct RmsNormBackwardArgs {
   const T* x;     // (M, N)
   const T* w;     // (N) or null
   const T* rstd;  // (M)
@@ -28,8 +30,10 @@ template <class T> struct RmsNormBackwardArgs {
 };
 
 void rms_norm_forward(const RmsNormArgs<float>& a);
-template <class T> void rms_norm_forward_ref(const RmsNormArgs<T>& a);
+template <class T>
+void rms_norm_forward_ref(const RmsNormArgs<T>& a);
 void rms_norm_backward(const RmsNormBackwardArgs<float>& a);
-template <class T> void rms_norm_backward_ref(const RmsNormBackwardArgs<T>& a);
+template <class T>
+void rms_norm_backward_ref(const RmsNormBackwardArgs<T>& a);
 
 }  // namespace cf::ops::cpu

@@ -9,13 +9,15 @@
 
 namespace cf::ops::cpu {
 
-template <class T> struct SoftmaxArgs {
+template <class T>
+struct SoftmaxArgs {
   const T* x;  // (outer, R, inner)
   T* y;        // (outer, R, inner)
   int64_t outer, R, inner;
-  bool log;    // log_softmax
+  bool log;  // log_softmax
 };
-template <class T> struct SoftmaxBackwardArgs {
+template <class T>
+struct SoftmaxBackwardArgs {
   const T* y;  // (outer, R, inner): the forward output
   const T* g;  // (outer, R, inner)
   T* dx;       // (outer, R, inner)
@@ -24,8 +26,10 @@ template <class T> struct SoftmaxBackwardArgs {
 };
 
 void softmax_forward(const SoftmaxArgs<float>& a);
-template <class T> void softmax_forward_ref(const SoftmaxArgs<T>& a);
+template <class T>
+void softmax_forward_ref(const SoftmaxArgs<T>& a);
 void softmax_backward(const SoftmaxBackwardArgs<float>& a);
-template <class T> void softmax_backward_ref(const SoftmaxBackwardArgs<T>& a);
+template <class T>
+void softmax_backward_ref(const SoftmaxBackwardArgs<T>& a);
 
 }  // namespace cf::ops::cpu

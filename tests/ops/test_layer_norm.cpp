@@ -18,7 +18,7 @@ namespace {
     EXPECT_THROW(stmt, Err);                                                             \
     try {                                                                                \
       stmt;                                                                              \
-    } catch (const std::exception& e) {                                                 \
+    } catch (const std::exception& e) {                                                  \
       EXPECT_EQ(std::string(e.what()).rfind(std::string(op) + ": ", 0), 0u) << e.what(); \
     }                                                                                    \
   } while (0)
@@ -27,34 +27,46 @@ Generator& gen() {
   static Generator g(13);
   return g;
 }
-float* fp(const Tensor& t) { return t.defined() && t.numel() ? t.data_ptr<float>() : nullptr; }
+float* fp(const Tensor& t) {
+  return t.defined() && t.numel() ? t.data_ptr<float>() : nullptr;
+}
 
 struct Size {
   int64_t M, N;
 };
 // Widths 1, 15, 16, 17, 33, 384, 1000+; row counts across one and many backward blocks.
-const Size kSizes[] = {{1, 1}, {3, 15}, {2, 16}, {5, 17}, {7, 33}, {40, 384}, {2, 1001}, {1100, 24}, {0, 8}};
+const Size kSizes[] = {{1, 1},    {3, 15},   {2, 16},    {5, 17}, {7, 33},
+                       {40, 384}, {2, 1001}, {1100, 24}, {0, 8}};
 
 TEST(LayerNorm, KernelsMatchRef) {
   for (const Size& s : kSizes) {
     for (int affine = 0; affine < 4; ++affine) {
       const bool has_w = affine & 1, has_b = affine & 2;
-      SCOPED_TRACE("M " + std::to_string(s.M) + " N " + std::to_string(s.N) + " affine " + std::to_string(affine));
+      SCOPED_TRACE("M " + std::to_string(s.M) + " N " + std::to_string(s.N) + " affine " +
+                   std::to_string(affine));
       Tensor x = add(mul(randn(Shape{s.M, s.N}, gen()), 3.0), 2.0);
-      Tensor w = has_w ? randn(Shape{s.N}, gen()) : Tensor(), b = has_b ? randn(Shape{s.N}, gen()) : Tensor();
+      Tensor w = has_w ? randn(Shape{s.N}, gen()) : Tensor(),
+             b = has_b ? randn(Shape{s.N}, gen()) : Tensor();
       Tensor y = empty(x.shape()), yr = empty(x.shape());
-      Tensor mean = empty(Shape{s.M}), rstd = empty(Shape{s.M}), meanr = empty(Shape{s.M}), rstdr = empty(Shape{s.M});
-      ops::cpu::layer_norm_forward({fp(x), fp(w), fp(b), fp(y), fp(mean), fp(rstd), s.M, s.N, 1e-5});
-      ops::cpu::layer_norm_forward_ref<float>({fp(x), fp(w), fp(b), fp(yr), fp(meanr), fp(rstdr), s.M, s.N, 1e-5});
+      Tensor mean = empty(Shape{s.M}), rstd = empty(Shape{s.M}), meanr = empty(Shape{s.M}),
+             rstdr = empty(Shape{s.M});
+      ops::cpu::layer_norm_forward(
+          {fp(x), fp(w), fp(b), fp(y), fp(mean), fp(rstd), s.M, s.N, 1e-5});
+      ops::cpu::layer_norm_forward_ref<float>(
+          {fp(x), fp(w), fp(b), fp(yr), fp(meanr), fp(rstdr), s.M, s.N, 1e-5});
       EXPECT_CLOSE(y, yr, 1e-5, 1e-4);
       EXPECT_CLOSE(mean, meanr, 1e-5, 1e-5);
       EXPECT_CLOSE(rstd, rstdr, 1e-5, 1e-4);
       Tensor g = randn(x.shape(), gen());
       for (int want = 1; want < 8; ++want) {  // every non-empty subset of dx, dw, db
-        Tensor dx = want & 1 ? empty(x.shape()) : Tensor(), dxr = want & 1 ? empty(x.shape()) : Tensor();
-        Tensor dw = want & 2 ? empty(Shape{s.N}) : Tensor(), dwr = want & 2 ? empty(Shape{s.N}) : Tensor();
-        Tensor db = want & 4 ? empty(Shape{s.N}) : Tensor(), dbr = want & 4 ? empty(Shape{s.N}) : Tensor();
-        ops::cpu::layer_norm_backward({fp(x), fp(w), fp(meanr), fp(rstdr), fp(g), fp(dx), fp(dw), fp(db), s.M, s.N});
+        Tensor dx = want & 1 ? empty(x.shape()) : Tensor(),
+               dxr = want & 1 ? empty(x.shape()) : Tensor();
+        Tensor dw = want & 2 ? empty(Shape{s.N}) : Tensor(),
+               dwr = want & 2 ? empty(Shape{s.N}) : Tensor();
+        Tensor db = want & 4 ? empty(Shape{s.N}) : Tensor(),
+               dbr = want & 4 ? empty(Shape{s.N}) : Tensor();
+        ops::cpu::layer_norm_backward(
+            {fp(x), fp(w), fp(meanr), fp(rstdr), fp(g), fp(dx), fp(dw), fp(db), s.M, s.N});
         ops::cpu::layer_norm_backward_ref<float>(
             {fp(x), fp(w), fp(meanr), fp(rstdr), fp(g), fp(dxr), fp(dwr), fp(dbr), s.M, s.N});
         if (want & 1) {
@@ -73,12 +85,15 @@ TEST(LayerNorm, KernelsMatchRef) {
 
 TEST(LayerNorm, OpMatchesF64AndComposite) {
   Tensor x = randn(Shape{3, 5, 2, 7}, gen()).requires_grad_(true);
-  Tensor w = randn(Shape{2, 7}, gen()).requires_grad_(true), b = randn(Shape{2, 7}, gen()).requires_grad_(true);
+  Tensor w = randn(Shape{2, 7}, gen()).requires_grad_(true),
+         b = randn(Shape{2, 7}, gen()).requires_grad_(true);
   Tensor y = layer_norm(x, Shape{2, 7}, w, b, 1e-3);
   // The composite oracle: (x - mean) / sqrt(var + eps) * w + b over the last two dims.
   Tensor xd = x.detach();
   Tensor expect = add(mul(div(sub(xd, mean(xd, Dims{-2, -1}, true)),
-                              pow(add(var(xd, Dims{-2, -1}, 0, true), 1e-3), 0.5)), w.detach()), b.detach());
+                              pow(add(var(xd, Dims{-2, -1}, 0, true), 1e-3), 0.5)),
+                          w.detach()),
+                      b.detach());
   EXPECT_CLOSE(y, expect, 1e-5, 1e-4);
   Tensor g = randn(y.shape(), gen());
   autograd::backward({y}, {g});
@@ -93,7 +108,8 @@ TEST(LayerNorm, OpMatchesF64AndComposite) {
   Tensor t = randn(Shape{6, 4}, gen());
   EXPECT_CLOSE(layer_norm(t.t(), Shape{6}), layer_norm(t.t().contiguous(), Shape{6}), 0.0, 0.0);
   Tensor bias = randn(Shape{1}, gen());
-  EXPECT_CLOSE(layer_norm(randn(Shape{3, 1}, gen()), Shape{1}, Tensor(), bias), bias.expand(Shape{3, 1}), 0.0, 0.0);
+  EXPECT_CLOSE(layer_norm(randn(Shape{3, 1}, gen()), Shape{1}, Tensor(), bias),
+               bias.expand(Shape{3, 1}), 0.0, 0.0);
   EXPECT_EQ(layer_norm(zeros(Shape{0, 5}), Shape{5}).shape(), (Shape{0, 5}));
 }
 
@@ -107,7 +123,8 @@ TEST(LayerNorm, ChecksThrow) {
   EXPECT_THROW_OP(layer_norm(x, Shape{6}, ones(Shape{7})), ShapeError, "layer_norm");
   EXPECT_THROW_OP(layer_norm(x, Shape{6}, ones(Shape{6}, DType::f64)), DTypeError, "layer_norm");
   EXPECT_THROW_OP(layer_norm(x, Shape{6}, Tensor(), ones(Shape{1, 6})), ShapeError, "layer_norm");
-  EXPECT_THROW_OP(layer_norm(x, Shape{6}, Tensor(), ones(Shape{6}, DType::f64)), DTypeError, "layer_norm");
+  EXPECT_THROW_OP(layer_norm(x, Shape{6}, Tensor(), ones(Shape{6}, DType::f64)), DTypeError,
+                  "layer_norm");
 }
 
 }  // namespace

@@ -23,14 +23,14 @@ using ops::cpu::VarArgs;
 using ops::cpu::VarBackwardArgs;
 
 // The message of a cformer error must start with "<op>: ".
-#define EXPECT_THROW_OP(stmt, Err, op)                                                        \
-  do {                                                                                        \
-    EXPECT_THROW(stmt, Err);                                                                  \
-    try {                                                                                     \
-      stmt;                                                                                   \
-    } catch (const std::exception& e) {                                                      \
-      EXPECT_EQ(std::string(e.what()).rfind(std::string(op) + ": ", 0), 0u) << e.what();      \
-    }                                                                                         \
+#define EXPECT_THROW_OP(stmt, Err, op)                                                   \
+  do {                                                                                   \
+    EXPECT_THROW(stmt, Err);                                                             \
+    try {                                                                                \
+      stmt;                                                                              \
+    } catch (const std::exception& e) {                                                  \
+      EXPECT_EQ(std::string(e.what()).rfind(std::string(op) + ": ", 0), 0u) << e.what(); \
+    }                                                                                    \
   } while (0)
 
 struct Layout {
@@ -38,16 +38,20 @@ struct Layout {
 };
 // Rows (inner == 1) of 1, 15, 16, 17, 33, 1000+ and 5000 elements; columns with inner not a
 // multiple of 16; empty outer / inner.
-const Layout kLayouts[] = {{1, 1, 1},  {3, 15, 1},  {2, 16, 1}, {4, 17, 1}, {2, 33, 1},
-                           {3, 1000, 1}, {1, 5000, 1}, {3, 7, 5}, {2, 33, 17}, {2, 1, 40},
-                           {1, 19, 33}, {0, 5, 3},   {3, 4, 0}};
+const Layout kLayouts[] = {{1, 1, 1},    {3, 15, 1},   {2, 16, 1}, {4, 17, 1},  {2, 33, 1},
+                           {3, 1000, 1}, {1, 5000, 1}, {3, 7, 5},  {2, 33, 17}, {2, 1, 40},
+                           {1, 19, 33},  {0, 5, 3},    {3, 4, 0}};
 
 Generator& gen() {
   static Generator g(7);
   return g;
 }
-Tensor randn_flat(int64_t n, double scale = 1.0) { return mul(randn(Shape{n}, gen()), scale); }
-float* fp(const Tensor& t) { return t.numel() ? t.data_ptr<float>() : nullptr; }
+Tensor randn_flat(int64_t n, double scale = 1.0) {
+  return mul(randn(Shape{n}, gen()), scale);
+}
+float* fp(const Tensor& t) {
+  return t.numel() ? t.data_ptr<float>() : nullptr;
+}
 std::string name(const Layout& l) {
   std::string s = "(";
   s += std::to_string(l.outer);
@@ -82,15 +86,17 @@ TEST(Reduce, VarKernelsMatchRef) {
       const int64_t n = l.outer * l.inner;
       Tensor x = add(randn_flat(l.outer * l.R * l.inner, 2.0), 5.0);
       Tensor m = empty(Shape{n}), y = empty(Shape{n}), mr = empty(Shape{n}), yr = empty(Shape{n});
-      ops::cpu::var_forward<float>(VarArgs<float>{fp(x), fp(m), fp(y), l.outer, l.R, l.inner, 1, take_sqrt});
-      ops::cpu::var_forward_ref<float>(VarArgs<float>{fp(x), fp(mr), fp(yr), l.outer, l.R, l.inner, 1, take_sqrt});
+      ops::cpu::var_forward<float>(
+          VarArgs<float>{fp(x), fp(m), fp(y), l.outer, l.R, l.inner, 1, take_sqrt});
+      ops::cpu::var_forward_ref<float>(
+          VarArgs<float>{fp(x), fp(mr), fp(yr), l.outer, l.R, l.inner, 1, take_sqrt});
       EXPECT_CLOSE(m, mr, 1e-5, 1e-5);
       EXPECT_CLOSE(y, yr, 1e-5, 1e-4);
       Tensor g = randn_flat(n), dx = empty(x.shape()), dxr = empty(x.shape());
-      ops::cpu::var_backward<float>(
-          VarBackwardArgs<float>{fp(x), fp(mr), fp(yr), fp(g), fp(dx), l.outer, l.R, l.inner, 1, take_sqrt});
-      ops::cpu::var_backward_ref<float>(
-          VarBackwardArgs<float>{fp(x), fp(mr), fp(yr), fp(g), fp(dxr), l.outer, l.R, l.inner, 1, take_sqrt});
+      ops::cpu::var_backward<float>(VarBackwardArgs<float>{fp(x), fp(mr), fp(yr), fp(g), fp(dx),
+                                                           l.outer, l.R, l.inner, 1, take_sqrt});
+      ops::cpu::var_backward_ref<float>(VarBackwardArgs<float>{
+          fp(x), fp(mr), fp(yr), fp(g), fp(dxr), l.outer, l.R, l.inner, 1, take_sqrt});
       EXPECT_CLOSE(dx, dxr, 1e-5, 1e-4);
     }
   }
@@ -109,10 +115,12 @@ TEST(Reduce, ArgReduceKernelMatchesRefWithTiesAndNaN) {
       x = from_vector<float>(v, x.shape());
       Tensor val = empty(Shape{n}), valr = empty(Shape{n});
       Tensor idx = empty(Shape{n}, DType::i64), idxr = empty(Shape{n}, DType::i64);
-      ops::cpu::arg_reduce<float>(ArgReduceArgs<float>{fp(x), fp(val), idx.numel() ? idx.data_ptr<int64_t>() : nullptr,
-                                                       l.outer, l.R, l.inner, is_max});
-      ops::cpu::arg_reduce_ref<float>(ArgReduceArgs<float>{fp(x), fp(valr), idxr.numel() ? idxr.data_ptr<int64_t>() : nullptr,
-                                                           l.outer, l.R, l.inner, is_max});
+      ops::cpu::arg_reduce<float>(
+          ArgReduceArgs<float>{fp(x), fp(val), idx.numel() ? idx.data_ptr<int64_t>() : nullptr,
+                               l.outer, l.R, l.inner, is_max});
+      ops::cpu::arg_reduce_ref<float>(
+          ArgReduceArgs<float>{fp(x), fp(valr), idxr.numel() ? idxr.data_ptr<int64_t>() : nullptr,
+                               l.outer, l.R, l.inner, is_max});
       EXPECT_CLOSE(val, valr, 0.0, 0.0);
       EXPECT_EQ(idx.to_vector<int64_t>(), idxr.to_vector<int64_t>());
     }
@@ -150,7 +158,8 @@ TEST(Reduce, NormKernelsMatchRef) {
       ops::cpu::norm_forward_ref<float>(NormArgs<float>{fp(x), fp(yr), l.outer, l.R, l.inner, p});
       EXPECT_CLOSE(y, yr, 1e-5, 1e-4);
       Tensor g = randn_flat(n), dx = empty(x.shape()), dxr = empty(x.shape());
-      ops::cpu::norm_backward<float>(PointwiseBackwardArgs<float>{fp(x), fp(yr), fp(g), fp(dx), l.outer, l.R, l.inner, p});
+      ops::cpu::norm_backward<float>(
+          PointwiseBackwardArgs<float>{fp(x), fp(yr), fp(g), fp(dx), l.outer, l.R, l.inner, p});
       ops::cpu::norm_backward_ref<float>(
           PointwiseBackwardArgs<float>{fp(x), fp(yr), fp(g), fp(dxr), l.outer, l.R, l.inner, p});
       EXPECT_CLOSE(dx, dxr, 1e-5, 1e-4);

@@ -19,7 +19,7 @@ namespace {
     EXPECT_THROW(stmt, Err);                                                             \
     try {                                                                                \
       stmt;                                                                              \
-    } catch (const std::exception& e) {                                                 \
+    } catch (const std::exception& e) {                                                  \
       EXPECT_EQ(std::string(e.what()).rfind(std::string(op) + ": ", 0), 0u) << e.what(); \
     }                                                                                    \
   } while (0)
@@ -27,15 +27,17 @@ namespace {
 struct Layout {
   int64_t outer, R, inner;
 };
-const Layout kLayouts[] = {{1, 1, 1},    {4, 15, 1}, {3, 16, 1}, {5, 17, 1},  {2, 33, 1},
-                           {3, 1000, 1}, {2, 3001, 1}, {3, 7, 5}, {2, 33, 17}, {2, 1, 40},
-                           {1, 19, 33},  {0, 5, 1},  {3, 4, 0}};
+const Layout kLayouts[] = {{1, 1, 1},    {4, 15, 1},   {3, 16, 1}, {5, 17, 1},  {2, 33, 1},
+                           {3, 1000, 1}, {2, 3001, 1}, {3, 7, 5},  {2, 33, 17}, {2, 1, 40},
+                           {1, 19, 33},  {0, 5, 1},    {3, 4, 0}};
 
 Generator& gen() {
   static Generator g(11);
   return g;
 }
-float* fp(const Tensor& t) { return t.numel() ? t.data_ptr<float>() : nullptr; }
+float* fp(const Tensor& t) {
+  return t.numel() ? t.data_ptr<float>() : nullptr;
+}
 std::string name(const Layout& l, bool log) {
   std::string s = "(";
   s += std::to_string(l.outer);
@@ -69,7 +71,8 @@ TEST(Softmax, F64MatchesF32AndAnyDim) {
   Tensor x = randn(Shape{3, 17, 5}, gen());
   for (int dim : {0, 1, 2, -1}) {
     EXPECT_CLOSE(softmax(x, dim), softmax(x.to(DType::f64), dim).to(DType::f32), 1e-6, 1e-5);
-    EXPECT_CLOSE(log_softmax(x, dim), log_softmax(x.to(DType::f64), dim).to(DType::f32), 1e-5, 1e-5);
+    EXPECT_CLOSE(log_softmax(x, dim), log_softmax(x.to(DType::f64), dim).to(DType::f32), 1e-5,
+                 1e-5);
   }
   Tensor t = x.transpose(0, 2);  // non-contiguous
   EXPECT_CLOSE(softmax(t, 1), softmax(t.contiguous(), 1), 0.0, 0.0);
@@ -79,7 +82,8 @@ TEST(Softmax, F64MatchesF32AndAnyDim) {
 TEST(Softmax, EdgeValues) {
   EXPECT_EQ(softmax(scalar_tensor(3.0), 0).item(), 1.0);
   // Large values do not overflow; -inf entries get 0 (log: -inf); an all -inf row is NaN.
-  Tensor x = from_vector<float>({1000, 1001, -INFINITY, -INFINITY, -INFINITY, -INFINITY}, Shape{2, 3});
+  Tensor x =
+      from_vector<float>({1000, 1001, -INFINITY, -INFINITY, -INFINITY, -INFINITY}, Shape{2, 3});
   std::vector<float> y = softmax(x, 1).to_vector<float>();
   EXPECT_NEAR(y[0], 1.0 / (1.0 + std::exp(1.0)), 1e-6);
   EXPECT_EQ(y[2], 0.0f);

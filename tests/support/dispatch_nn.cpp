@@ -12,7 +12,8 @@ Dispatch dispatch_nn(const std::string& op, const Json& a, const TensorList& in)
   if (op == "log_softmax") return TensorList{log_softmax(in[0], a["dim"].get<int>())};
   if (op == "layer_norm") {
     const Tensor w = optional_input("weight"), b = optional_input("bias");
-    return TensorList{layer_norm(in[0], to_shape(a["normalized_shape"]), w, b, a["eps"].get<double>())};
+    return TensorList{
+        layer_norm(in[0], to_shape(a["normalized_shape"]), w, b, a["eps"].get<double>())};
   }
   if (op == "rms_norm") {
     const Tensor w = optional_input("weight");
@@ -24,8 +25,8 @@ Dispatch dispatch_nn(const std::string& op, const Json& a, const TensorList& in)
     const Tensor rm = running ? in.at(next++).clone() : Tensor();
     const Tensor rv = running ? in.at(next++).clone() : Tensor();
     const Tensor w = optional_input("weight"), b = optional_input("bias");
-    Tensor y = batch_norm(in[0], rm, rv, w, b, a["training"].get<bool>(), a["momentum"].get<double>(),
-                          a["eps"].get<double>());
+    Tensor y = batch_norm(in[0], rm, rv, w, b, a["training"].get<bool>(),
+                          a["momentum"].get<double>(), a["eps"].get<double>());
     if (running) return TensorList{y, rm, rv};
     return TensorList{y};
   }

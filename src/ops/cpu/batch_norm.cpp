@@ -18,12 +18,17 @@ inline VecF ld(const float* p, int64_t i, int k, float fill = 0.0f) {
   return k == kW ? VecF::load(p + i) : VecF::load(p + i, k, fill);
 }
 inline void st(VecF v, float* p, int64_t i, int k) {
-  if (k == kW) v.store(p + i);
-  else v.store(p + i, k);
+  if (k == kW)
+    v.store(p + i);
+  else
+    v.store(p + i, k);
 }
-inline int lanes(int64_t S, int64_t i) { return static_cast<int>(std::min<int64_t>(kW, S - i)); }
+inline int lanes(int64_t S, int64_t i) {
+  return static_cast<int>(std::min<int64_t>(kW, S - i));
+}
 
-template <class F> void for_each_channel(int64_t N, int64_t C, int64_t S, const F& f) {
+template <class F>
+void for_each_channel(int64_t N, int64_t C, int64_t S, const F& f) {
   parallel_for(0, C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, N * S)),
                [&f](int64_t b, int64_t e) {
                  for (int64_t c = b; c < e; ++c) f(c);
@@ -33,7 +38,8 @@ template <class F> void for_each_channel(int64_t N, int64_t C, int64_t S, const 
 constexpr int64_t kColumnChunk = 256;
 
 // out[j] = sum_n f(n, j) for the columns j of N rows of J values, in a fixed order per column.
-template <class F> void column_sums(int64_t N, int64_t J, float* out, const F& f) {
+template <class F>
+void column_sums(int64_t N, int64_t J, float* out, const F& f) {
   const int64_t chunks = (J + kColumnChunk - 1) / kColumnChunk;
   parallel_for(0, chunks, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, N * kColumnChunk)),
                [&f, out, N, J](int64_t b, int64_t e) {
@@ -209,7 +215,8 @@ void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
     const float wr = rstd * (a.w ? a.w[c] : 1.0f);
     const float inv_p = 1.0f / static_cast<float>(N * S);
     // training: dx = wr (g - sum_g / P - xhat sum_gx / P); eval: dx = wr g
-    const VecF vw(wr), c1(a.training ? sum_g * inv_p : 0.0f), c2(a.training ? sum_gx * inv_p : 0.0f);
+    const VecF vw(wr), c1(a.training ? sum_g * inv_p : 0.0f),
+        c2(a.training ? sum_gx * inv_p : 0.0f);
     for (int64_t n = 0; n < N; ++n) {
       const float* x = a.x + (n * C + c) * S;
       const float* g = a.g + (n * C + c) * S;
@@ -223,7 +230,8 @@ void batch_norm_backward(const BatchNormBackwardArgs<float>& a) {
   });
 }
 
-template <class T> void batch_norm_forward_ref(const BatchNormArgs<T>& a) {
+template <class T>
+void batch_norm_forward_ref(const BatchNormArgs<T>& a) {
   const double P = static_cast<double>(a.N * a.S);
   for (int64_t c = 0; c < a.C; ++c) {
     double mean, var;
@@ -258,7 +266,8 @@ template <class T> void batch_norm_forward_ref(const BatchNormArgs<T>& a) {
   }
 }
 
-template <class T> void batch_norm_backward_ref(const BatchNormBackwardArgs<T>& a) {
+template <class T>
+void batch_norm_backward_ref(const BatchNormBackwardArgs<T>& a) {
   const double P = static_cast<double>(a.N * a.S);
   for (int64_t c = 0; c < a.C; ++c) {
     const double mean = a.mean[c], rstd = a.rstd[c];

@@ -39,13 +39,16 @@ inline VecF load_n(const float* p, int n, float fill = 0.0f) {
   return n == kW ? VecF::load(p) : VecF::load(p, n, fill);
 }
 inline void store_n(VecF v, float* p, int n) {
-  if (n == kW) v.store(p);
-  else v.store(p, n);
+  if (n == kW)
+    v.store(p);
+  else
+    v.store(p, n);
 }
 
 // Calls f(o, c0, n) for every outer index o and block of n <= kW columns starting at c0, in
 // parallel; with inner == 1 each call is one whole row (c0 = 0, n = 1).
-template <class F> void for_each_slice(int64_t outer, int64_t R, int64_t inner, const F& f) {
+template <class F>
+void for_each_slice(int64_t outer, int64_t R, int64_t inner, const F& f) {
   const int64_t blocks = (inner + kW - 1) / kW;
   const int64_t work = std::max<int64_t>(1, R * std::min<int64_t>(inner, kW));
   parallel_for(0, outer * blocks, std::max<int64_t>(1, kGrainSize / work),
@@ -66,7 +69,8 @@ inline float row_sum(const float* x, int64_t n) {
   return acc.reduce_add();
 }
 
-template <class T> bool better(T v, T best, bool is_max) {
+template <class T>
+bool better(T v, T best, bool is_max) {
   if constexpr (std::is_floating_point_v<T>) {
     if (std::isnan(best)) return false;
     if (std::isnan(v)) return true;
@@ -74,7 +78,9 @@ template <class T> bool better(T v, T best, bool is_max) {
   return is_max ? v > best : v < best;
 }
 
-inline double sgn(double v) { return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0; }
+inline double sgn(double v) {
+  return v > 0 ? 1.0 : v < 0 ? -1.0 : 0.0;
+}
 
 // The scalar factor of norm's backward for element x (|x| == y for the inf norms is decided
 // by the caller through `share`).
@@ -107,13 +113,16 @@ inline double norm_step(double acc, double v, double p) {
   return acc + std::pow(a, p);
 }
 
-inline double norm_init(double p) { return p == -INFINITY ? INFINITY : 0.0; }
+inline double norm_init(double p) {
+  return p == -INFINITY ? INFINITY : 0.0;
+}
 
 }  // namespace
 
 // ------------------------------------------------------------------------------------ sum
 
-template <class T> void sum_forward(const ReduceArgs<T>& a) {
+template <class T>
+void sum_forward(const ReduceArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t outer = a.outer, R = a.R, inner = a.inner;
   if (inner == 1) {
@@ -143,30 +152,33 @@ template <class T> void sum_forward(const ReduceArgs<T>& a) {
   // Columns: add whole row pieces of up to 256 elements into y (contiguous streams; a 16-column
   // walk down the rows defeats the prefetcher and measured 2x slower at (2048, 768) over dim 0).
   const int64_t chunks = (inner + kColumnChunk - 1) / kColumnChunk;
-  parallel_for(0, outer * chunks, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R * std::min(kColumnChunk, inner), 1)),
-               [&a, R, inner, chunks](int64_t b, int64_t e) {
-                 for (int64_t t = b; t < e; ++t) {
-                   const int64_t o = t / chunks, c0 = (t % chunks) * kColumnChunk;
-                   const int64_t len = std::min(kColumnChunk, inner - c0);
-                   float* y = a.y + o * inner + c0;
-                   for (int64_t j = 0; j < len; ++j) y[j] = 0.0f;
-                   const float* x = a.x + o * R * inner + c0;
-                   int64_t r = 0;
-                   for (; r + 4 <= R; r += 4) {  // four rows per update of y
-                     const float* x0 = x + r * inner;
+  parallel_for(
+      0, outer * chunks,
+      std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R * std::min(kColumnChunk, inner), 1)),
+      [&a, R, inner, chunks](int64_t b, int64_t e) {
+        for (int64_t t = b; t < e; ++t) {
+          const int64_t o = t / chunks, c0 = (t % chunks) * kColumnChunk;
+          const int64_t len = std::min(kColumnChunk, inner - c0);
+          float* y = a.y + o * inner + c0;
+          for (int64_t j = 0; j < len; ++j) y[j] = 0.0f;
+          const float* x = a.x + o * R * inner + c0;
+          int64_t r = 0;
+          for (; r + 4 <= R; r += 4) {  // four rows per update of y
+            const float* x0 = x + r * inner;
 #pragma omp simd
-                     for (int64_t j = 0; j < len; ++j)
-                       y[j] += (x0[j] + x0[j + inner]) + (x0[j + 2 * inner] + x0[j + 3 * inner]);
-                   }
-                   for (; r < R; ++r) {
+            for (int64_t j = 0; j < len; ++j)
+              y[j] += (x0[j] + x0[j + inner]) + (x0[j + 2 * inner] + x0[j + 3 * inner]);
+          }
+          for (; r < R; ++r) {
 #pragma omp simd
-                     for (int64_t j = 0; j < len; ++j) y[j] += x[r * inner + j];
-                   }
-                 }
-               });
+            for (int64_t j = 0; j < len; ++j) y[j] += x[r * inner + j];
+          }
+        }
+      });
 }
 
-template <class T> void sum_forward_ref(const ReduceArgs<T>& a) {
+template <class T>
+void sum_forward_ref(const ReduceArgs<T>& a) {
   using Acc = std::conditional_t<std::is_integral_v<T>, int64_t, double>;
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
@@ -178,49 +190,52 @@ template <class T> void sum_forward_ref(const ReduceArgs<T>& a) {
 
 // ------------------------------------------------------------------------------- var / std
 
-template <class T> void var_forward(const VarArgs<T>& a) {
+template <class T>
+void var_forward(const VarArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t R = a.R, inner = a.inner;
   const float inv_n = 1.0f / static_cast<float>(R);
   const float div = static_cast<float>(std::max<int64_t>(R - a.correction, 0));
   const bool take_sqrt = a.take_sqrt;
-  for_each_slice(a.outer, R, inner, [&a, R, inner, inv_n, div, take_sqrt](int64_t o, int64_t c0, int n) {
-    const float* x = a.x + o * R * inner + c0;
-    if (inner == 1) {
-      const float m = row_sum(x, R) * inv_n;
-      const VecF vm(m);
-      VecF acc(0.0f);
-      int64_t i = 0;
-      for (; i + kW <= R; i += kW) {
-        const VecF d = VecF::load(x + i) - vm;
-        acc = VecF::fma(d, d, acc);
-      }
-      if (i < R) {
-        const int k = static_cast<int>(R - i);
-        const VecF d = VecF::load(x + i, k, m) - vm;
-        acc = VecF::fma(d, d, acc);
-      }
-      const float v = acc.reduce_add() / div;
-      a.mean[o] = m;
-      a.y[o] = take_sqrt ? std::sqrt(v) : v;
-      return;
-    }
-    VecF s(0.0f);
-    for (int64_t r = 0; r < R; ++r) s = s + load_n(x + r * inner, n);
-    const VecF m = s * VecF(inv_n);
-    VecF acc(0.0f);
-    for (int64_t r = 0; r < R; ++r) {
-      const VecF d = load_n(x + r * inner, n) - m;
-      acc = VecF::fma(d, d, acc);
-    }
-    VecF v = acc / VecF(div);
-    if (take_sqrt) v = VecF::sqrt(v);
-    store_n(m, a.mean + o * inner + c0, n);
-    store_n(v, a.y + o * inner + c0, n);
-  });
+  for_each_slice(a.outer, R, inner,
+                 [&a, R, inner, inv_n, div, take_sqrt](int64_t o, int64_t c0, int n) {
+                   const float* x = a.x + o * R * inner + c0;
+                   if (inner == 1) {
+                     const float m = row_sum(x, R) * inv_n;
+                     const VecF vm(m);
+                     VecF acc(0.0f);
+                     int64_t i = 0;
+                     for (; i + kW <= R; i += kW) {
+                       const VecF d = VecF::load(x + i) - vm;
+                       acc = VecF::fma(d, d, acc);
+                     }
+                     if (i < R) {
+                       const int k = static_cast<int>(R - i);
+                       const VecF d = VecF::load(x + i, k, m) - vm;
+                       acc = VecF::fma(d, d, acc);
+                     }
+                     const float v = acc.reduce_add() / div;
+                     a.mean[o] = m;
+                     a.y[o] = take_sqrt ? std::sqrt(v) : v;
+                     return;
+                   }
+                   VecF s(0.0f);
+                   for (int64_t r = 0; r < R; ++r) s = s + load_n(x + r * inner, n);
+                   const VecF m = s * VecF(inv_n);
+                   VecF acc(0.0f);
+                   for (int64_t r = 0; r < R; ++r) {
+                     const VecF d = load_n(x + r * inner, n) - m;
+                     acc = VecF::fma(d, d, acc);
+                   }
+                   VecF v = acc / VecF(div);
+                   if (take_sqrt) v = VecF::sqrt(v);
+                   store_n(m, a.mean + o * inner + c0, n);
+                   store_n(v, a.y + o * inner + c0, n);
+                 });
 }
 
-template <class T> void var_forward_ref(const VarArgs<T>& a) {
+template <class T>
+void var_forward_ref(const VarArgs<T>& a) {
   const double div = static_cast<double>(std::max<int64_t>(a.R - a.correction, 0));
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
@@ -239,7 +254,8 @@ template <class T> void var_forward_ref(const VarArgs<T>& a) {
 }
 
 // Per-output coefficient c such that dx = c (x - mean).
-template <class T> double var_coef(const VarBackwardArgs<T>& a, int64_t k) {
+template <class T>
+double var_coef(const VarBackwardArgs<T>& a, int64_t k) {
   const double div = static_cast<double>(a.R - a.correction);
   const double g = a.g[k];
   if (!a.is_std) return 2.0 * g / div;
@@ -247,7 +263,8 @@ template <class T> double var_coef(const VarBackwardArgs<T>& a, int64_t k) {
   return y == 0.0 ? 0.0 : g / (y * div);
 }
 
-template <class T> void var_backward(const VarBackwardArgs<T>& a) {
+template <class T>
+void var_backward(const VarBackwardArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t R = a.R, inner = a.inner;
   for_each_slice(a.outer, R, inner, [&a, R, inner](int64_t o, int64_t c0, int n) {
@@ -262,7 +279,9 @@ template <class T> void var_backward(const VarBackwardArgs<T>& a) {
       const VecF c(coef[0]), m(mean[0]);
       int64_t i = 0;
       for (; i + kW <= R; i += kW) (c * (VecF::load(x + i) - m)).store(dx + i);
-      if (i < R) (c * (VecF::load(x + i, static_cast<int>(R - i)) - m)).store(dx + i, static_cast<int>(R - i));
+      if (i < R)
+        (c * (VecF::load(x + i, static_cast<int>(R - i)) - m))
+            .store(dx + i, static_cast<int>(R - i));
       return;
     }
     const VecF c = load_n(coef, n), m = load_n(mean, n);
@@ -270,7 +289,8 @@ template <class T> void var_backward(const VarBackwardArgs<T>& a) {
   });
 }
 
-template <class T> void var_backward_ref(const VarBackwardArgs<T>& a) {
+template <class T>
+void var_backward_ref(const VarBackwardArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       const int64_t k = o * a.inner + i;
@@ -309,7 +329,8 @@ bool float_row_extremum(const float* x, int64_t R, bool is_max, float* value, in
   return true;
 }
 
-template <class T> void arg_reduce(const ArgReduceArgs<T>& a) {
+template <class T>
+void arg_reduce(const ArgReduceArgs<T>& a) {
   const int64_t R = a.R, inner = a.inner;
   const bool is_max = a.is_max;
   for_each_slice(a.outer, R, inner, [&a, R, inner, is_max](int64_t o, int64_t c0, int n) {
@@ -341,18 +362,21 @@ template <class T> void arg_reduce(const ArgReduceArgs<T>& a) {
   });
 }
 
-template <class T> void arg_reduce_ref(const ArgReduceArgs<T>& a) {
+template <class T>
+void arg_reduce_ref(const ArgReduceArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       int64_t bi = 0;
       for (int64_t r = 1; r < a.R; ++r)
-        if (better(a.x[(o * a.R + r) * a.inner + i], a.x[(o * a.R + bi) * a.inner + i], a.is_max)) bi = r;
+        if (better(a.x[(o * a.R + r) * a.inner + i], a.x[(o * a.R + bi) * a.inner + i], a.is_max))
+          bi = r;
       if (a.values) a.values[o * a.inner + i] = a.x[(o * a.R + bi) * a.inner + i];
       if (a.indices) a.indices[o * a.inner + i] = bi;
     }
 }
 
-template <class T> void index_backward(const IndexBackwardArgs<T>& a) {
+template <class T>
+void index_backward(const IndexBackwardArgs<T>& a) {
   const int64_t R = a.R, inner = a.inner;
   parallel_for(0, a.outer, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, R * inner)),
                [&a, R, inner](int64_t b, int64_t e) {
@@ -365,7 +389,8 @@ template <class T> void index_backward(const IndexBackwardArgs<T>& a) {
                });
 }
 
-template <class T> void tie_backward(const TieBackwardArgs<T>& a) {
+template <class T>
+void tie_backward(const TieBackwardArgs<T>& a) {
   const bool nan = std::isnan(a.value);
   auto hit = [&a, nan](T v) { return nan ? std::isnan(v) : v == a.value; };
   int64_t ties = 0;
@@ -376,7 +401,8 @@ template <class T> void tie_backward(const TieBackwardArgs<T>& a) {
 
 // ------------------------------------------------------------------------------ logsumexp
 
-template <class T> void logsumexp_forward(const ReduceArgs<T>& a) {
+template <class T>
+void logsumexp_forward(const ReduceArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t R = a.R, inner = a.inner;
   for_each_slice(a.outer, R, inner, [&a, R, inner](int64_t o, int64_t c0, int n) {
@@ -411,11 +437,13 @@ template <class T> void logsumexp_forward(const ReduceArgs<T>& a) {
   });
 }
 
-template <class T> void logsumexp_forward_ref(const ReduceArgs<T>& a) {
+template <class T>
+void logsumexp_forward_ref(const ReduceArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       double m = -INFINITY;
-      for (int64_t r = 0; r < a.R; ++r) m = std::max(m, static_cast<double>(a.x[(o * a.R + r) * a.inner + i]));
+      for (int64_t r = 0; r < a.R; ++r)
+        m = std::max(m, static_cast<double>(a.x[(o * a.R + r) * a.inner + i]));
       if (std::isinf(m)) m = 0.0;
       double s = 0.0;
       for (int64_t r = 0; r < a.R; ++r) s += std::exp(a.x[(o * a.R + r) * a.inner + i] - m);
@@ -423,7 +451,8 @@ template <class T> void logsumexp_forward_ref(const ReduceArgs<T>& a) {
     }
 }
 
-template <class T> void logsumexp_backward(const PointwiseBackwardArgs<T>& a) {
+template <class T>
+void logsumexp_backward(const PointwiseBackwardArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t R = a.R, inner = a.inner;
   for_each_slice(a.outer, R, inner, [&a, R, inner](int64_t o, int64_t c0, int n) {
@@ -440,23 +469,27 @@ template <class T> void logsumexp_backward(const PointwiseBackwardArgs<T>& a) {
       return;
     }
     const VecF y = load_n(a.y + o * inner + c0, n), g = load_n(a.g + o * inner + c0, n);
-    for (int64_t r = 0; r < R; ++r) store_n(g * VecF::exp(load_n(x + r * inner, n) - y), dx + r * inner, n);
+    for (int64_t r = 0; r < R; ++r)
+      store_n(g * VecF::exp(load_n(x + r * inner, n) - y), dx + r * inner, n);
   });
 }
 
-template <class T> void logsumexp_backward_ref(const PointwiseBackwardArgs<T>& a) {
+template <class T>
+void logsumexp_backward_ref(const PointwiseBackwardArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t r = 0; r < a.R; ++r)
       for (int64_t i = 0; i < a.inner; ++i) {
         const int64_t k = o * a.inner + i, at = (o * a.R + r) * a.inner + i;
-        a.dx[at] = static_cast<T>(static_cast<double>(a.g[k]) *
-                                  std::exp(static_cast<double>(a.x[at]) - static_cast<double>(a.y[k])));
+        a.dx[at] =
+            static_cast<T>(static_cast<double>(a.g[k]) *
+                           std::exp(static_cast<double>(a.x[at]) - static_cast<double>(a.y[k])));
       }
 }
 
 // ----------------------------------------------------------------------------------- norm
 
-template <class T> void norm_forward(const NormArgs<T>& a) {
+template <class T>
+void norm_forward(const NormArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t R = a.R, inner = a.inner;
   const double p = a.p;
@@ -465,7 +498,9 @@ template <class T> void norm_forward(const NormArgs<T>& a) {
     const float* x = a.x + o * R * inner + c0;
     if (fast) {  // VecF sums of x^2 or |x|
       VecF acc(0.0f);
-      auto step = [p](VecF acc, VecF v) { return p == 2.0 ? VecF::fma(v, v, acc) : acc + VecF::abs(v); };
+      auto step = [p](VecF acc, VecF v) {
+        return p == 2.0 ? VecF::fma(v, v, acc) : acc + VecF::abs(v);
+      };
       if (inner == 1) {
         int64_t i = 0;
         for (; i + kW <= R; i += kW) acc = step(acc, VecF::load(x + i));
@@ -487,7 +522,8 @@ template <class T> void norm_forward(const NormArgs<T>& a) {
   });
 }
 
-template <class T> void norm_forward_ref(const NormArgs<T>& a) {
+template <class T>
+void norm_forward_ref(const NormArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       double acc = norm_init(a.p);
@@ -498,7 +534,8 @@ template <class T> void norm_forward_ref(const NormArgs<T>& a) {
 
 namespace {
 // The inf norms' gradient share g / ties for output k (ties: |x| == y, or NaN).
-template <class T> double inf_share(const PointwiseBackwardArgs<T>& a, int64_t o, int64_t i) {
+template <class T>
+double inf_share(const PointwiseBackwardArgs<T>& a, int64_t o, int64_t i) {
   const int64_t k = o * a.inner + i;
   int64_t ties = 0;
   for (int64_t r = 0; r < a.R; ++r) {
@@ -507,13 +544,15 @@ template <class T> double inf_share(const PointwiseBackwardArgs<T>& a, int64_t o
   }
   return static_cast<double>(a.g[k]) / static_cast<double>(ties);
 }
-template <class T> bool inf_hit(T x, T y) {
+template <class T>
+bool inf_hit(T x, T y) {
   const T ax = std::fabs(x);
   return ax == y || std::isnan(ax);
 }
 }  // namespace
 
-template <class T> void norm_backward(const PointwiseBackwardArgs<T>& a) {
+template <class T>
+void norm_backward(const PointwiseBackwardArgs<T>& a) {
   static_assert(std::is_same_v<T, float>);
   const int64_t R = a.R, inner = a.inner;
   const double p = a.p;
@@ -540,7 +579,8 @@ template <class T> void norm_backward(const PointwiseBackwardArgs<T>& a) {
   });
 }
 
-template <class T> void norm_backward_ref(const PointwiseBackwardArgs<T>& a) {
+template <class T>
+void norm_backward_ref(const PointwiseBackwardArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       const int64_t k = o * a.inner + i;

@@ -14,14 +14,22 @@ constexpr int kW = VecF::kWidth;
 
 // Rows per block of the backward's dw partial sums: a function of M only (determinism), at least
 // 32 rows, at most 32 blocks (as layer_norm).
-int64_t rows_per_block(int64_t M) { return std::max<int64_t>(32, (M + 31) / 32); }
-
-inline VecF ld(const float* p, int64_t i, int k) { return k == kW ? VecF::load(p + i) : VecF::load(p + i, k); }
-inline void st(VecF v, float* p, int64_t i, int k) {
-  if (k == kW) v.store(p + i);
-  else v.store(p + i, k);
+int64_t rows_per_block(int64_t M) {
+  return std::max<int64_t>(32, (M + 31) / 32);
 }
-inline int lanes(int64_t N, int64_t i) { return static_cast<int>(std::min<int64_t>(kW, N - i)); }
+
+inline VecF ld(const float* p, int64_t i, int k) {
+  return k == kW ? VecF::load(p + i) : VecF::load(p + i, k);
+}
+inline void st(VecF v, float* p, int64_t i, int k) {
+  if (k == kW)
+    v.store(p + i);
+  else
+    v.store(p + i, k);
+}
+inline int lanes(int64_t N, int64_t i) {
+  return static_cast<int>(std::min<int64_t>(kW, N - i));
+}
 
 void forward_row(const float* x, const float* w, float* y, int64_t N, float eps, float* rstd_out) {
   VecF q0(0.0f), q1(0.0f);
@@ -84,13 +92,15 @@ void rms_norm_backward(const RmsNormBackwardArgs<float>& a) {
   const int64_t M = a.M, N = a.N;
   const int64_t rows = rows_per_block(M), blocks = (M + rows - 1) / rows;
   std::vector<float> dwp(a.dw ? blocks * N : 0, 0.0f);
-  parallel_for(0, blocks, 1, [&a, &dwp, M, N, rows](int64_t b, int64_t e) {
-    for (int64_t blk = b; blk < e; ++blk) {
-      float* pw = a.dw ? dwp.data() + blk * N : nullptr;
-      for (int64_t m = blk * rows; m < std::min(M, (blk + 1) * rows); ++m)
-        backward_row(a.x + m * N, a.w, a.g + m * N, a.rstd[m], a.dx ? a.dx + m * N : nullptr, pw, N);
-    }
-  });
+  parallel_for(0, blocks, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, rows * N)),
+               [&a, &dwp, M, N, rows](int64_t b, int64_t e) {
+                 for (int64_t blk = b; blk < e; ++blk) {
+                   float* pw = a.dw ? dwp.data() + blk * N : nullptr;
+                   for (int64_t m = blk * rows; m < std::min(M, (blk + 1) * rows); ++m)
+                     backward_row(a.x + m * N, a.w, a.g + m * N, a.rstd[m],
+                                  a.dx ? a.dx + m * N : nullptr, pw, N);
+                 }
+               });
   if (!a.dw) return;
   parallel_for(0, N, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(blocks, 1)),
                [&a, &dwp, N, blocks](int64_t b, int64_t e) {
@@ -102,18 +112,21 @@ void rms_norm_backward(const RmsNormBackwardArgs<float>& a) {
                });
 }
 
-template <class T> void rms_norm_forward_ref(const RmsNormArgs<T>& a) {
+template <class T>
+void rms_norm_forward_ref(const RmsNormArgs<T>& a) {
   for (int64_t m = 0; m < a.M; ++m) {
     const T* x = a.x + m * a.N;
     double q = 0.0;
     for (int64_t i = 0; i < a.N; ++i) q += static_cast<double>(x[i]) * x[i];
     const double rstd = 1.0 / std::sqrt(q / static_cast<double>(a.N) + a.eps);
-    for (int64_t i = 0; i < a.N; ++i) a.y[m * a.N + i] = static_cast<T>(x[i] * rstd * (a.w ? a.w[i] : T(1)));
+    for (int64_t i = 0; i < a.N; ++i)
+      a.y[m * a.N + i] = static_cast<T>(x[i] * rstd * (a.w ? a.w[i] : T(1)));
     a.rstd[m] = static_cast<T>(rstd);
   }
 }
 
-template <class T> void rms_norm_backward_ref(const RmsNormBackwardArgs<T>& a) {
+template <class T>
+void rms_norm_backward_ref(const RmsNormBackwardArgs<T>& a) {
   std::vector<double> dw(a.N, 0.0);
   for (int64_t m = 0; m < a.M; ++m) {
     const T* x = a.x + m * a.N;

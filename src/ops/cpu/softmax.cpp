@@ -17,12 +17,15 @@ inline VecF load_n(const float* p, int n, float fill = 0.0f) {
   return n == kW ? VecF::load(p) : VecF::load(p, n, fill);
 }
 inline void store_n(VecF v, float* p, int n) {
-  if (n == kW) v.store(p);
-  else v.store(p, n);
+  if (n == kW)
+    v.store(p);
+  else
+    v.store(p, n);
 }
 
 // f(o, c0, n): one row (inner == 1: c0 = 0, n = 1) or a block of n <= kW columns of outer o.
-template <class F> void for_each_slice(int64_t outer, int64_t R, int64_t inner, const F& f) {
+template <class F>
+void for_each_slice(int64_t outer, int64_t R, int64_t inner, const F& f) {
   const int64_t blocks = (inner + kW - 1) / kW;
   const int64_t work = std::max<int64_t>(1, R * std::min<int64_t>(inner, kW));
   parallel_for(0, outer * blocks, std::max<int64_t>(1, kGrainSize / work),
@@ -80,7 +83,8 @@ void softmax_row(const float* x, float* y, int64_t n) {
   const VecF inv(1.0f / row_exp_sum(x, y, n, m));
   int64_t i = 0;
   for (; i + kW <= n; i += kW) (VecF::load(y + i) * inv).store(y + i);
-  if (i < n) (VecF::load(y + i, static_cast<int>(n - i)) * inv).store(y + i, static_cast<int>(n - i));
+  if (i < n)
+    (VecF::load(y + i, static_cast<int>(n - i)) * inv).store(y + i, static_cast<int>(n - i));
 }
 
 void log_softmax_row(const float* x, float* y, int64_t n) {
@@ -89,7 +93,8 @@ void log_softmax_row(const float* x, float* y, int64_t n) {
   const VecF vm(m), ls(std::log(row_exp_sum(x, nullptr, n, m)));
   int64_t i = 0;
   for (; i + kW <= n; i += kW) ((VecF::load(x + i) - vm) - ls).store(y + i);
-  if (i < n) ((VecF::load(x + i, static_cast<int>(n - i)) - vm) - ls).store(y + i, static_cast<int>(n - i));
+  if (i < n)
+    ((VecF::load(x + i, static_cast<int>(n - i)) - vm) - ls).store(y + i, static_cast<int>(n - i));
 }
 
 void softmax_columns(const float* x, float* y, int64_t R, int64_t inner, int n, bool log) {
@@ -123,7 +128,8 @@ float row_dot(const float* a, const float* b, int64_t n) {
       s1 = s1 + VecF::load(a + i + kW);
     }
   }
-  for (; i + kW <= n; i += kW) s0 = b ? VecF::fma(VecF::load(a + i), VecF::load(b + i), s0) : s0 + VecF::load(a + i);
+  for (; i + kW <= n; i += kW)
+    s0 = b ? VecF::fma(VecF::load(a + i), VecF::load(b + i), s0) : s0 + VecF::load(a + i);
   if (i < n) {
     const int k = static_cast<int>(n - i);
     s0 = b ? VecF::fma(VecF::load(a + i, k), VecF::load(b + i, k), s0) : s0 + VecF::load(a + i, k);
@@ -135,7 +141,8 @@ void softmax_backward_row(const float* y, const float* g, float* dx, int64_t n, 
   if (log) {
     const VecF s(row_dot(g, nullptr, n));
     int64_t i = 0;
-    for (; i + kW <= n; i += kW) (VecF::load(g + i) - VecF::exp(VecF::load(y + i)) * s).store(dx + i);
+    for (; i + kW <= n; i += kW)
+      (VecF::load(g + i) - VecF::exp(VecF::load(y + i)) * s).store(dx + i);
     if (i < n) {
       const int k = static_cast<int>(n - i);
       (VecF::load(g + i, k) - VecF::exp(VecF::load(y + i, k)) * s).store(dx + i, k);
@@ -173,8 +180,10 @@ void softmax_forward(const SoftmaxArgs<float>& a) {
     const float* x = a.x + o * R * inner + c0;
     float* y = a.y + o * R * inner + c0;
     if (inner == 1) {
-      if (log) log_softmax_row(x, y, R);
-      else softmax_row(x, y, R);
+      if (log)
+        log_softmax_row(x, y, R);
+      else
+        softmax_row(x, y, R);
     } else {
       softmax_columns(x, y, R, inner, n, log);
     }
@@ -186,12 +195,15 @@ void softmax_backward(const SoftmaxBackwardArgs<float>& a) {
   const bool log = a.log;
   for_each_slice(a.outer, R, inner, [&a, R, inner, log](int64_t o, int64_t c0, int n) {
     const int64_t off = o * R * inner + c0;
-    if (inner == 1) softmax_backward_row(a.y + off, a.g + off, a.dx + off, R, log);
-    else softmax_backward_columns(a.y + off, a.g + off, a.dx + off, R, inner, n, log);
+    if (inner == 1)
+      softmax_backward_row(a.y + off, a.g + off, a.dx + off, R, log);
+    else
+      softmax_backward_columns(a.y + off, a.g + off, a.dx + off, R, inner, n, log);
   });
 }
 
-template <class T> void softmax_forward_ref(const SoftmaxArgs<T>& a) {
+template <class T>
+void softmax_forward_ref(const SoftmaxArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       const T* x = a.x + o * a.R * a.inner + i;
@@ -207,7 +219,8 @@ template <class T> void softmax_forward_ref(const SoftmaxArgs<T>& a) {
     }
 }
 
-template <class T> void softmax_backward_ref(const SoftmaxBackwardArgs<T>& a) {
+template <class T>
+void softmax_backward_ref(const SoftmaxBackwardArgs<T>& a) {
   for (int64_t o = 0; o < a.outer; ++o)
     for (int64_t i = 0; i < a.inner; ++i) {
       const int64_t off = o * a.R * a.inner + i;
