@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "cformer/autograd.h"
 #include "cformer/ops.h"
+#include "cformer/runtime.h"
 #include "ops/layer_norm.h"
 #include "support/expect_close.h"
 
@@ -111,6 +113,25 @@ TEST(LayerNorm, OpMatchesF64AndComposite) {
   EXPECT_CLOSE(layer_norm(randn(Shape{3, 1}, gen()), Shape{1}, Tensor(), bias),
                bias.expand(Shape{3, 1}), 0.0, 0.0);
   EXPECT_EQ(layer_norm(zeros(Shape{0, 5}), Shape{5}).shape(), (Shape{0, 5}));
+}
+
+TEST(LayerNorm, BackwardDoesNotDependOnThreadCount) {
+  const int64_t M = 1000, N = 48;
+  Tensor x = randn(Shape{M, N}, gen()), w = randn(Shape{N}, gen()), g = randn(Shape{M, N}, gen());
+  Tensor mean = empty(Shape{M}), rstd = empty(Shape{M}), y = empty(x.shape());
+  ops::cpu::layer_norm_forward({fp(x), fp(w), nullptr, fp(y), fp(mean), fp(rstd), M, N, 1e-5});
+  const int threads = get_num_threads();
+  std::vector<std::vector<float>> dws;
+  for (int t : {1, 2, 3}) {
+    set_num_threads(t);
+    Tensor dx = empty(x.shape()), dw = empty(Shape{N}), db = empty(Shape{N});
+    ops::cpu::layer_norm_backward(
+        {fp(x), fp(w), fp(mean), fp(rstd), fp(g), fp(dx), fp(dw), fp(db), M, N});
+    dws.push_back(dw.to_vector<float>());
+  }
+  set_num_threads(threads);
+  EXPECT_EQ(dws[0], dws[1]);
+  EXPECT_EQ(dws[0], dws[2]);
 }
 
 TEST(LayerNorm, ChecksThrow) {

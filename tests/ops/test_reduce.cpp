@@ -9,6 +9,7 @@
 
 #include "cformer/autograd.h"
 #include "cformer/ops.h"
+#include "cformer/runtime.h"
 #include "ops/reduce.h"
 #include "support/expect_close.h"
 
@@ -71,6 +72,22 @@ TEST(Reduce, SumKernelMatchesRef) {
     ops::cpu::sum_forward_ref<float>(ReduceArgs<float>{fp(x), fp(r), l.outer, l.R, l.inner});
     EXPECT_CLOSE(y, r, 1e-4, 1e-5);
   }
+}
+
+TEST(Reduce, SumDoesNotDependOnThreadCount) {
+  Tensor x = randn(Shape{2, 50000}, gen());  // fewer rows than threads: split rows
+  const int threads = get_num_threads();
+  std::vector<std::vector<float>> rows, cols;
+  for (int t : {1, 2, 3}) {
+    set_num_threads(t);
+    rows.push_back(sum(x, Dims{1}).to_vector<float>());
+    cols.push_back(sum(x.reshape(Shape{1000, 100}), Dims{0}).to_vector<float>());
+  }
+  set_num_threads(threads);
+  EXPECT_EQ(rows[0], rows[1]);
+  EXPECT_EQ(rows[0], rows[2]);
+  EXPECT_EQ(cols[0], cols[1]);
+  EXPECT_EQ(cols[0], cols[2]);
 }
 
 TEST(Reduce, SumI64IsExact) {

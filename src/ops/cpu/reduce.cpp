@@ -35,6 +35,15 @@ float sum_contiguous(const float* x, int64_t n) {
   return acc[0] + tail;
 }
 
+// The row sum as the split path computes it: blocks of kBlock summed in order (so the result
+// does not depend on which path the thread count selects).
+float sum_blocked(const float* x, int64_t n) {
+  float s = 0.0f;
+  for (int64_t start = 0; start < n; start += kBlock)
+    s += sum_contiguous(x + start, std::min(kBlock, n - start));
+  return s;
+}
+
 inline VecF load_n(const float* p, int n, float fill = 0.0f) {
   return n == kW ? VecF::load(p) : VecF::load(p, n, fill);
 }
@@ -130,7 +139,7 @@ void sum_forward(const ReduceArgs<T>& a) {
     if (blocks == 1 || outer >= omp_get_max_threads()) {
       parallel_for(0, outer, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(R, 1)),
                    [&a, R](int64_t b, int64_t e) {
-                     for (int64_t o = b; o < e; ++o) a.y[o] = sum_contiguous(a.x + o * R, R);
+                     for (int64_t o = b; o < e; ++o) a.y[o] = sum_blocked(a.x + o * R, R);
                    });
       return;
     }
