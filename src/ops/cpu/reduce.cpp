@@ -1,10 +1,10 @@
 // Reduction kernels over the (outer, R, inner) layout. The optimized f32 kernels take rows
 // (inner == 1) with VecF along R and columns (inner > 1) with VecF across 16 columns at a time;
-// work items are (outer, column block) pairs over OpenMP. Sum rows are split into fixed blocks of
-// kBlock elements whose partial sums are combined in a fixed order, so the result does not
-// depend on the thread count. The _ref kernels are plain loops in double.
+// work items are (outer, column block) pairs over OpenMP. Sums are special: rows are summed in
+// fixed blocks of kBlock elements combined in order (thread-count independent), columns in
+// contiguous chunks of 256 columns, four rows per update. The _ref kernels are plain loops in
+// double.
 #include <cmath>
-#include <limits>
 #include <type_traits>
 #include <vector>
 
