@@ -1,4 +1,5 @@
 #include "ops/attention.h"
+#include "ops/attention_fused.h"
 
 #include <cmath>
 #include <limits>
@@ -95,6 +96,15 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     std::optional<double> scale, Generator* gen) {
   check_sdpa(q, k, v, attn_mask, dropout_p, is_causal, gen);
   const double s = scale.value_or(1.0 / std::sqrt(static_cast<double>(q.size(-1))));
+  if (!attn_mask.defined() && dropout_p == 0.0 && ops::fused_attention_applies(q, k, v))
+    return ops::fused_attention(q, k, v, is_causal, s);
+  return ops::sdpa_composite(q, k, v, attn_mask, dropout_p, is_causal, s, gen);
+}
+
+namespace ops {
+
+Tensor sdpa_composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                      double dropout_p, bool is_causal, double s, Generator* gen) {
   Tensor scores = mul(matmul(q, k.mT()), s);
   if (is_causal) scores = add(scores, ops::causal_additive_mask(q.size(-2), k.size(-2), q.dtype()));
   if (attn_mask.defined())
@@ -104,5 +114,7 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
   if (dropout_p > 0.0) p = dropout(p, dropout_p, true, *gen);
   return matmul(p, v);
 }
+
+}  // namespace ops
 
 }  // namespace cf

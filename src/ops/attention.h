@@ -7,6 +7,7 @@
 // A composite of public ops (matmul, mul, add, softmax, dropout): autograd comes from them and
 // nothing is saved here. The fused kernel for GPT is separate; this composite is its oracle.
 #pragma once
+#include "cformer/random.h"
 #include "cformer/tensor.h"
 
 namespace cf::ops {
@@ -15,5 +16,9 @@ namespace cf::ops {
 Tensor additive_mask(const Tensor& bool_mask, DType dtype);
 /// (L, S) additive causal mask: -inf where j > i, 0 elsewhere.
 Tensor causal_additive_mask(int64_t L, int64_t S, DType dtype);
+/// The composite form (matmul, softmax, masks, dropout): the general path and the oracle of the
+/// fused kernel (ops/attention_fused.h). Arguments already checked; scale resolved.
+Tensor sdpa_composite(const Tensor& q, const Tensor& k, const Tensor& v, const Tensor& attn_mask,
+                      double dropout_p, bool is_causal, double scale, Generator* gen);
 
 }  // namespace cf::ops
