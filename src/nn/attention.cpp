@@ -138,8 +138,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   const bool causal_only = is_causal && !mask.defined() && !need_weights;
   if (is_causal && !causal_only) {
     // masked where key j > query i: lt(i, j) over an (L, 1) and a (1, S) index column / row
-    mask = combine_masks(mask, lt(arange(static_cast<double>(L)).view(Shape{1, 1, L, 1}),
-                                  arange(static_cast<double>(S)).view(Shape{1, 1, 1, S})));
+    mask = combine_masks(mask, lt(arange(0.0, static_cast<double>(L), 1.0).view(Shape{1, 1, L, 1}),
+                                  arange(0.0, static_cast<double>(S), 1.0).view(Shape{1, 1, 1, S})));
   }
 
   // Projections.
