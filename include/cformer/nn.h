@@ -216,7 +216,7 @@ class MLP : public UnaryModule {
  public:
   MLP(int64_t in_features, int64_t hidden_features, int64_t out_features, Generator& gen,
       Activation activation = Activation::gelu, double dropout = 0.0,
-      Generator* dropout_gen = nullptr, bool bias = true);
+      Generator* dropout_gen = nullptr, bool bias = true, DType dtype = DType::f32);
   Tensor forward(const Tensor& x) override;
   std::shared_ptr<Linear> fc1;
   std::shared_ptr<UnaryModule> act;

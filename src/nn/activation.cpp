@@ -66,12 +66,12 @@ std::shared_ptr<UnaryModule> make_activation(Activation a) {
 }
 
 MLP::MLP(int64_t in, int64_t hidden, int64_t out, Generator& gen, Activation activation,
-         double p, Generator* dropout_gen, bool bias)
+         double p, Generator* dropout_gen, bool bias, DType dtype)
     : UnaryModule("MLP") {
-  fc1 = register_module("fc1", std::make_shared<Linear>(in, hidden, bias, gen));
+  fc1 = register_module("fc1", std::make_shared<Linear>(in, hidden, bias, gen, dtype));
   act = register_module("act", make_activation(activation));
   drop = register_module("drop", std::make_shared<Dropout>(p, dropout_gen));
-  fc2 = register_module("fc2", std::make_shared<Linear>(hidden, out, bias, gen));
+  fc2 = register_module("fc2", std::make_shared<Linear>(hidden, out, bias, gen, dtype));
 }
 
 Tensor MLP::forward(const Tensor& x) { return fc2->forward(drop->forward(act->forward(fc1->forward(x)))); }

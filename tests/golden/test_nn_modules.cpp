@@ -70,6 +70,15 @@ std::shared_ptr<Module> build(const nlohmann::json& c, DType dtype, Generator& g
     for (int64_t d : c["normalized_shape"]) s.push_back(d);
     return std::make_shared<LayerNorm>(s, c["eps"], true, true, dtype);
   }
+  if (kind == "rms_norm") {
+    Shape s;
+    for (int64_t d : c["normalized_shape"]) s.push_back(d);
+    return std::make_shared<RMSNorm>(s, c["eps"].get<double>(), true, dtype);
+  }
+  if (kind == "mlp") {
+    return std::make_shared<MLP>(c["in"], c["hidden"], c["out"], gen,
+                                 parse_activation(c["activation"]), 0.0, nullptr, true, dtype);
+  }
   if (kind == "embedding")
     return std::make_shared<Embedding>(c["num"], c["dim"], gen, c["padding_idx"].get<int64_t>(), dtype);
   throw ValueError("test_nn_modules: unknown module kind " + kind);
@@ -148,7 +157,7 @@ void check_case(const Case& c, Mode mode) {
   EXPECT_GT(checked, 0);
 }
 
-TEST(ModuleParity, FilesArePresent) { EXPECT_GE(load_cases().size(), 14u); }
+TEST(ModuleParity, FilesArePresent) { EXPECT_GE(load_cases().size(), 17u); }
 
 void check_all(Mode mode) {
   for (const Case& c : load_cases()) {

@@ -237,6 +237,50 @@ def layer_cases(out):
                {"idx": idx}, [], lambda mod, idx: mod(idx))
 
 
+class RMSNormTwin(torch.nn.Module):
+    """torch.nn.RMSNorm (PyTorch >= 2.4) written out for torch 1.13."""
+
+    def __init__(self, dim, eps):
+        super().__init__()
+        self.eps = eps
+        self.weight = torch.nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps) * self.weight
+
+
+class MLPTwin(torch.nn.Module):
+    """cformer's nn::MLP: fc1 -> activation -> dropout -> fc2."""
+
+    def __init__(self, d_in, hidden, d_out, approximate):
+        super().__init__()
+        self.fc1 = torch.nn.Linear(d_in, hidden)
+        self.act = torch.nn.GELU(approximate=approximate)
+        self.drop = torch.nn.Dropout(0.0)
+        self.fc2 = torch.nn.Linear(hidden, d_out)
+
+    def forward(self, x):
+        return self.fc2(self.drop(self.act(self.fc1(x))))
+
+
+def extra_cases(out):
+    r = rng_for("rms_norm")
+    m = RMSNormTwin(20, 1e-6)
+    randomize(m, r)
+    x = r.standard_normal((3, 2, 20)).astype(np.float32)
+    write_case(out, "rms_norm", m, {"module": "rms_norm", "normalized_shape": [20], "eps": 1e-6,
+                                    "call": {"x": "x"}}, {"x": x}, ["x"], lambda mod, x: mod(x))
+    for approximate in ("none", "tanh"):
+        name = f"mlp_gelu_{approximate}"
+        r = rng_for(name)
+        m = MLPTwin(9, 31, 5, approximate)
+        randomize(m, r)
+        x = r.standard_normal((4, 9)).astype(np.float32)
+        write_case(out, name, m, {"module": "mlp", "in": 9, "hidden": 31, "out": 5,
+                                  "activation": "gelu" if approximate == "none" else "gelu_tanh",
+                                  "call": {"x": "x"}}, {"x": x}, ["x"], lambda mod, x: mod(x))
+
+
 def main(out_dir):
     out = os.path.join(out_dir, "nn")
     os.makedirs(out, exist_ok=True)
@@ -244,3 +288,4 @@ def main(out_dir):
     mha_cases(out)
     transformer_cases(out)
     layer_cases(out)
+    extra_cases(out)
