@@ -18,8 +18,11 @@ Tensor combine_masks(const Tensor& a, const Tensor& b) {
   if (!a.defined()) return b;
   if (!b.defined()) return a;
   if (a.dtype() == DType::b8 && b.dtype() == DType::b8) return logical_or(a, b);
-  if (a.dtype() == DType::b8) return masked_fill(b, a, -std::numeric_limits<double>::infinity());
-  if (b.dtype() == DType::b8) return masked_fill(a, b, -std::numeric_limits<double>::infinity());
+  // masked_fill broadcasts the mask to the tensor: expand the float mask to the joint shape.
+  const Shape s = broadcast_shapes(a.shape(), b.shape(), "MultiheadAttention");
+  const double inf = std::numeric_limits<double>::infinity();
+  if (a.dtype() == DType::b8) return masked_fill(b.expand(s), a, -inf);
+  if (b.dtype() == DType::b8) return masked_fill(a.expand(s), b, -inf);
   return add(a, b);
 }
 
@@ -137,9 +140,12 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   // A lone causal mask goes to the fused kernel as is_causal; otherwise it is materialized.
   const bool causal_only = is_causal && !mask.defined() && !need_weights;
   if (is_causal && !causal_only) {
-    // masked where key j > query i: lt(i, j) over an (L, 1) and a (1, S) index column / row
-    mask = combine_masks(mask, lt(arange(0.0, static_cast<double>(L), 1.0).view(Shape{1, 1, L, 1}),
-                                  arange(0.0, static_cast<double>(S), 1.0).view(Shape{1, 1, 1, S})));
+    // masked where key j > query i (the top-left aligned lower triangle stays visible)
+    Tensor causal = empty(Shape{1, 1, L, S}, DType::b8);
+    bool* c = causal.data_ptr<bool>();
+    for (int64_t i = 0; i < L; ++i)
+      for (int64_t j = 0; j < S; ++j) c[i * S + j] = j > i;
+    mask = combine_masks(mask, causal);
   }
 
   // Projections.
