@@ -1,6 +1,6 @@
 // PyTorch parity for the optimizers: the files tools/golden/gen_optim.py writes under
 // CFORMER_GOLDEN_DIR/optim/ hold torch.optim's parameters after each of several steps on given
-// gradients. Every case runs in f32 (fused kernels) and f64 (reference kernels), and once more
+// gradients (some with clip_grad_norm_ before each step). Every case runs in f32 (fused kernels) and f64 (reference kernels), and once more
 // stopped after 3 steps, checkpointed through a safetensors image and resumed in a fresh optimizer.
 #include <gtest/gtest.h>
 
@@ -69,6 +69,7 @@ OptRun make_run(const Case& c, DType dtype, const std::map<std::string, Tensor>*
     s.dampening = o.value("dampening", 0.0);
     s.weight_decay = o.value("weight_decay", 0.0);
     s.nesterov = o.value("nesterov", false);
+    s.maximize = o.value("maximize", false);
     r.opt = std::make_unique<SGD>(std::move(groups), s);
   } else {
     AdamOptions a;
@@ -78,6 +79,7 @@ OptRun make_run(const Case& c, DType dtype, const std::map<std::string, Tensor>*
     a.eps = o.value("eps", a.eps);
     a.weight_decay = o.value("weight_decay", 0.0);
     a.amsgrad = o.value("amsgrad", false);
+    a.maximize = o.value("maximize", false);
     if (kind == "adam") r.opt = std::make_unique<Adam>(std::move(groups), a);
     else r.opt = std::make_unique<AdamW>(std::move(groups), a);
   }
@@ -92,7 +94,14 @@ void run_steps(const Case& c, OptRun& r, int from, int to, double atol, double r
       LRSchedule::warmup_cosine(sched["warmup"], sched["total"], sched["min_ratio"]).apply(*r.opt, k);
     for (const auto& n : kNames) {
       const std::string key = "grad." + std::to_string(k) + "." + n;
-      r.params[n].set_grad(c.data.contains(key) ? c.data.at(key).to(r.params[n].dtype()) : Tensor());
+      r.params[n].set_grad(c.data.contains(key) ? c.data.at(key).to(r.params[n].dtype()).clone() : Tensor());
+    }
+    if (!c.config["clip"].is_null()) {
+      std::vector<Tensor> ps;
+      for (const auto& n : kNames) ps.push_back(r.params[n]);
+      const double norm = clip_grad_norm_(ps, c.config["clip"].get<double>());
+      const double want = c.data.at("norm." + std::to_string(k)).item();
+      EXPECT_NEAR(norm, want, 1e-5 * (1.0 + want)) << "clip_grad_norm_ total norm";
     }
     r.opt->step();
     for (const auto& n : kNames) {
@@ -127,7 +136,7 @@ void check_state(const Case& c, const OptRun& r, double atol, double rtol) {
 
 TEST(OptimParity, FilesArePresent) {
   const auto cases = load_cases();
-  EXPECT_GE(cases.size(), 8u) << cf::testing::golden_dir() << "/optim";
+  EXPECT_GE(cases.size(), 11u) << cf::testing::golden_dir() << "/optim";
 }
 
 TEST(OptimParity, StepsMatchTorchF32) {

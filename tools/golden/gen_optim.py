@@ -1,5 +1,8 @@
 """Optimizer parity data: torch.optim SGD / Adam / AdamW over several steps.
 
+Optionally the gradients are clipped by torch.nn.utils.clip_grad_norm_ before each step
+(the total norms are stored as "norm.<k>").
+
 Each case is one file OUT/optim/<case>.safetensors holding the initial parameters
 ("init.<name>"), the gradient of every step ("grad.<k>.<name>"), the parameters after every
 step ("after.<k>.<name>") and torch's final optimizer state ("state.<name>.<field>"). Its
@@ -28,7 +31,7 @@ def cosine_factor(step, warmup, total, min_ratio):
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def run_case(out_dir, name, optimizer, options, groups, schedule=None, seed=0):
+def run_case(out_dir, name, optimizer, options, groups, schedule=None, seed=0, clip=None):
     rng = np.random.default_rng(seed)
     init = {n: rng.standard_normal(s).astype(np.float32) for n, s in SHAPES.items()}
     params = {n: torch.nn.Parameter(torch.from_numpy(v.copy())) for n, v in init.items()}
@@ -56,8 +59,11 @@ def run_case(out_dir, name, optimizer, options, groups, schedule=None, seed=0):
                 p.grad = None
                 continue
             g = (rng.standard_normal(p.shape) * (1.0 + k)).astype(np.float32)
-            p.grad = torch.from_numpy(g)
+            p.grad = torch.from_numpy(g.copy())  # clip_grad_norm_ scales it in place
             tensors.append((f"grad.{k}.{n}", g))
+        if clip is not None:
+            norm = torch.nn.utils.clip_grad_norm_(list(params.values()), clip)
+            tensors.append((f"norm.{k}", np.array(float(norm), dtype=np.float64)))
         opt.step()
         for n, p in params.items():
             tensors.append((f"after.{k}.{n}", p.detach().numpy().copy()))
@@ -70,7 +76,7 @@ def run_case(out_dir, name, optimizer, options, groups, schedule=None, seed=0):
             else:
                 tensors.append((f"state.{n}.step", np.array(int(t.item()), dtype=np.int64)))
     config = {"optimizer": optimizer, "options": options, "groups": groups, "steps": STEPS,
-              "schedule": schedule}
+              "schedule": schedule, "clip": clip}
     write_safetensors(os.path.join(out_dir, f"{name}.safetensors"), tensors,
                       {"config": json.dumps(config)})
 
@@ -101,3 +107,12 @@ def main(out_dir):
     run_case(out, "adamw_amsgrad", "adamw",
              {"lr": 0.02, "beta1": 0.9, "beta2": 0.99, "eps": 1e-8, "weight_decay": 0.05,
               "amsgrad": True}, everything, seed=8)
+    run_case(out, "sgd_momentum_clip_maximize", "sgd",
+             {"lr": 0.05, "momentum": 0.9, "weight_decay": 0.02, "maximize": True}, everything,
+             seed=9, clip=1.5)
+    run_case(out, "adamw_clip", "adamw",
+             {"lr": 0.01, "beta1": 0.9, "beta2": 0.95, "eps": 1e-8, "weight_decay": 0.1},
+             two_groups, seed=10, clip=2.0)
+    run_case(out, "adam_maximize", "adam",
+             {"lr": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01,
+              "maximize": True}, everything, seed=11)
