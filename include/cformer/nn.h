@@ -50,7 +50,8 @@ class Module {
   /// Registers a buffer (state that is not trained). Persistent buffers are part of state_dict.
   Tensor register_buffer(const std::string& name, Tensor value, bool persistent = true);
   /// Registers a submodule under name and returns it.
-  template <class M> std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
+  template <class M>
+  std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
     add_module(name, m);
     return m;
   }
@@ -248,10 +249,12 @@ class ModuleList : public Module {
   /// Throws IndexError when i >= size().
   const std::shared_ptr<Module>& operator[](size_t i) const;
   /// The i-th module as M; throws IndexError out of range, ValueError when it is not an M.
-  template <class M> std::shared_ptr<M> at(size_t i) const {
+  template <class M>
+  std::shared_ptr<M> at(size_t i) const {
     auto m = std::dynamic_pointer_cast<M>((*this)[i]);
-    if (!m) throw ValueError("ModuleList: item " + std::to_string(i) + " is a " +
-                             (*this)[i]->type_name() + ", not the requested type");
+    if (!m)
+      throw ValueError("ModuleList: item " + std::to_string(i) + " is a " +
+                       (*this)[i]->type_name() + ", not the requested type");
     return m;
   }
   auto begin() const { return items_.begin(); }
@@ -264,11 +267,11 @@ class ModuleList : public Module {
 // ======================================================================= attention
 
 struct MultiheadAttentionOptions {
-  double dropout = 0.0;         ///< on the attention weights, in training
-  bool bias = true;             ///< in_proj_bias and out_proj.bias
-  bool batch_first = false;     ///< (N, L, E) instead of (L, N, E)
-  int64_t kdim = 0;             ///< key features; 0 means embed_dim
-  int64_t vdim = 0;             ///< value features; 0 means embed_dim
+  double dropout = 0.0;              ///< on the attention weights, in training
+  bool bias = true;                  ///< in_proj_bias and out_proj.bias
+  bool batch_first = false;          ///< (N, L, E) instead of (L, N, E)
+  int64_t kdim = 0;                  ///< key features; 0 means embed_dim
+  int64_t vdim = 0;                  ///< value features; 0 means embed_dim
   Generator* dropout_gen = nullptr;  ///< required when dropout > 0
 };
 

@@ -43,7 +43,7 @@ struct ParamState {
   Tensor momentum_buffer;  // SGD with momentum
   Tensor exp_avg;          // Adam / AdamW
   Tensor exp_avg_sq;
-  Tensor max_exp_avg_sq;   // amsgrad
+  Tensor max_exp_avg_sq;  // amsgrad
 };
 
 class Optimizer {

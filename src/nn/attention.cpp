@@ -51,8 +51,8 @@ MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, Generator& gen,
            ") must be divisible by num_heads (", h, ")");
   CF_CHECK(dropout >= 0.0 && dropout <= 1.0, ValueError,
            "MultiheadAttention: dropout must be in [0, 1], got ", dropout);
-  CF_CHECK(dropout == 0.0 || dropout_gen != nullptr, ValueError, "MultiheadAttention: dropout = ",
-           dropout, " needs options.dropout_gen");
+  CF_CHECK(dropout == 0.0 || dropout_gen != nullptr, ValueError,
+           "MultiheadAttention: dropout = ", dropout, " needs options.dropout_gen");
   if (kdim == e && vdim == e) {
     Tensor w = empty(Shape{3 * e, e}, dtype);
     init::xavier_uniform_(w, gen);
@@ -84,8 +84,10 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
            "MultiheadAttention: query, key and value must be defined");
   const bool batched = query.dim() == 3;
   CF_CHECK((query.dim() == 2 || batched) && key.dim() == query.dim() && value.dim() == query.dim(),
-           ShapeError, "MultiheadAttention: query, key and value must all be 3-D (batched) or 2-D "
-           "(unbatched), got query ", query.shape(), ", key ", key.shape(), ", value ", value.shape());
+           ShapeError,
+           "MultiheadAttention: query, key and value must all be 3-D (batched) or 2-D "
+           "(unbatched), got query ",
+           query.shape(), ", key ", key.shape(), ", value ", value.shape());
   const DType dtype = query.dtype();
   CF_CHECK(key.dtype() == dtype && value.dtype() == dtype, DTypeError,
            "MultiheadAttention: key and value must have the query's dtype ", dtype_name(dtype),
@@ -106,8 +108,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
   const int64_t N = q.size(0), L = q.size(1), S = k.size(1), E = embed_dim, H = num_heads,
                 HS = head_dim;
   CF_CHECK(k.size(0) == N && v.size(0) == N, ShapeError,
-           "MultiheadAttention: key and value must have the query's batch size ", N,
-           ", got key ", key.shape(), " and value ", value.shape());
+           "MultiheadAttention: key and value must have the query's batch size ", N, ", got key ",
+           key.shape(), " and value ", value.shape());
   CF_CHECK(v.size(1) == S, ShapeError,
            "MultiheadAttention: key and value must have the same sequence length, got key ",
            key.shape(), " and value ", value.shape());
@@ -118,8 +120,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
     check_mask_dtype("attn_mask", attn_mask, dtype);
     if (attn_mask.dim() == 2) {
       CF_CHECK(attn_mask.size(0) == L && attn_mask.size(1) == S, ShapeError,
-               "MultiheadAttention: attn_mask must have shape (", L, ", ", S, ") or (", N * H,
-               ", ", L, ", ", S, "), got ", attn_mask.shape());
+               "MultiheadAttention: attn_mask must have shape (", L, ", ", S, ") or (", N * H, ", ",
+               L, ", ", S, "), got ", attn_mask.shape());
       mask = attn_mask.view(Shape{1, 1, L, S});
     } else {
       CF_CHECK(attn_mask.dim() == 3 && attn_mask.size(0) == N * H && attn_mask.size(1) == L &&
@@ -196,7 +198,8 @@ AttentionOutput MultiheadAttention::forward(const Tensor& query, const Tensor& k
 
 std::string MultiheadAttention::extra_repr() const {
   std::string s = detail::str_cat("embed_dim=", embed_dim, ", num_heads=", num_heads);
-  if (kdim != embed_dim || vdim != embed_dim) s += detail::str_cat(", kdim=", kdim, ", vdim=", vdim);
+  if (kdim != embed_dim || vdim != embed_dim)
+    s += detail::str_cat(", kdim=", kdim, ", vdim=", vdim);
   if (dropout > 0.0) s += detail::str_cat(", dropout=", dropout);
   if (batch_first) s += ", batch_first=true";
   return s;

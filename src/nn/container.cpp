@@ -4,7 +4,8 @@
 
 namespace cf::nn {
 
-Sequential::Sequential(std::vector<std::shared_ptr<UnaryModule>> modules) : UnaryModule("Sequential") {
+Sequential::Sequential(std::vector<std::shared_ptr<UnaryModule>> modules)
+    : UnaryModule("Sequential") {
   for (auto& m : modules) push_back(std::move(m));
 }
 

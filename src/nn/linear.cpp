@@ -9,8 +9,8 @@ namespace cf::nn {
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dtype)
     : UnaryModule("Linear"), in_features(in), out_features(out) {
-  CF_CHECK(in >= 0 && out >= 0, ValueError, "Linear: in_features and out_features must be >= 0, got ",
-           in, " and ", out);
+  CF_CHECK(in >= 0 && out >= 0, ValueError,
+           "Linear: in_features and out_features must be >= 0, got ", in, " and ", out);
   CF_CHECK(is_floating(dtype) && dtype != DType::bf16, DTypeError,
            "Linear: dtype must be f32 or f64, got ", dtype_name(dtype));
   Tensor w = empty(Shape{out, in}, dtype);
@@ -53,7 +53,9 @@ Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, std::optional<int
   weight = register_parameter("weight", w);
 }
 
-Tensor Embedding::forward(const Tensor& indices) { return embedding(indices, weight, padding_idx); }
+Tensor Embedding::forward(const Tensor& indices) {
+  return embedding(indices, weight, padding_idx);
+}
 
 std::string Embedding::extra_repr() const {
   std::string s = detail::str_cat(num_embeddings, ", ", embedding_dim);

@@ -14,8 +14,8 @@ Module::Module(std::string type_name) : type_name_(std::move(type_name)) {}
 
 void Module::check_new_name(const std::string& name, const char* what) const {
   CF_CHECK(!name.empty(), ValueError, type_name_, ": ", what, " name must not be empty");
-  CF_CHECK(name.find('.') == std::string::npos, ValueError, type_name_, ": ", what, " name '",
-           name, "' must not contain '.'");
+  CF_CHECK(name.find('.') == std::string::npos, ValueError, type_name_, ": ", what, " name '", name,
+           "' must not contain '.'");
   bool taken = false;
   for (const Entry& e : params_) taken = taken || e.name == name;
   for (const Entry& e : buffers_) taken = taken || e.name == name;
@@ -141,7 +141,8 @@ LoadResult Module::load_state_dict(const StateDict& state, bool strict) {
                                          ", got ", src.shape()));
     } else if (src.dtype() != dst.dtype()) {
       problems.push_back(detail::str_cat("dtype mismatch for ", name, ": expected ",
-                                         dtype_name(dst.dtype()), ", got ", dtype_name(src.dtype())));
+                                         dtype_name(dst.dtype()), ", got ",
+                                         dtype_name(src.dtype())));
     }
   }
   for (const auto& [name, t] : state)
@@ -186,7 +187,8 @@ void Module::summary_lines(const std::string& name, int depth, std::string& out)
     if (!children_.empty() && own > 0) out += " (own " + with_commas(own) + ")";
   }
   out += "\n";
-  for (const auto& [child_name, child] : children_) child->summary_lines(child_name, depth + 1, out);
+  for (const auto& [child_name, child] : children_)
+    child->summary_lines(child_name, depth + 1, out);
 }
 
 std::string Module::summary() const {

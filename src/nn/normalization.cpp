@@ -26,7 +26,9 @@ LayerNorm::LayerNorm(Shape shape, double eps_, bool affine, bool with_bias, DTyp
   }
 }
 
-Tensor LayerNorm::forward(const Tensor& x) { return layer_norm(x, normalized_shape, weight, bias, eps); }
+Tensor LayerNorm::forward(const Tensor& x) {
+  return layer_norm(x, normalized_shape, weight, bias, eps);
+}
 
 std::string LayerNorm::extra_repr() const {
   return detail::str_cat(normalized_shape, ", eps=", eps,

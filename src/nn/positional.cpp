@@ -19,7 +19,7 @@ Tensor add_positions(const char* op, const Tensor& x, const Tensor& table, int64
   const int64_t T = x.size(seq_dim);
   CF_CHECK(offset >= 0 && offset + T <= max_len, ShapeError, op, ": positions [", offset, ", ",
            offset + T, ") exceed max_len ", max_len);
-  Tensor pos = table.narrow(0, offset, T);                 // (T, E)
+  Tensor pos = table.narrow(0, offset, T);                   // (T, E)
   if (x.dim() == 3 && !batch_first) pos = pos.unsqueeze(1);  // (T, 1, E)
   return add(x, pos);
 }

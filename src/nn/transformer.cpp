@@ -9,11 +9,10 @@ namespace cf::nn {
 namespace {
 
 std::string layer_repr(int64_t d_model, int64_t nhead, const TransformerLayerOptions& o) {
-  return detail::str_cat("d_model=", d_model, ", nhead=", nhead,
-                         ", dim_feedforward=", o.dim_feedforward, ", dropout=", o.dropout,
-                         ", activation=", activation_name(o.activation),
-                         ", norm_first=", o.norm_first ? "true" : "false",
-                         o.batch_first ? ", batch_first=true" : "");
+  return detail::str_cat(
+      "d_model=", d_model, ", nhead=", nhead, ", dim_feedforward=", o.dim_feedforward,
+      ", dropout=", o.dropout, ", activation=", activation_name(o.activation),
+      ", norm_first=", o.norm_first ? "true" : "false", o.batch_first ? ", batch_first=true" : "");
 }
 
 MultiheadAttentionOptions attn_options(const TransformerLayerOptions& o) {
@@ -30,13 +29,17 @@ MultiheadAttentionOptions attn_options(const TransformerLayerOptions& o) {
 TransformerEncoderLayer::TransformerEncoderLayer(int64_t d_model, int64_t nhead, Generator& gen,
                                                  TransformerLayerOptions o, DType dtype)
     : Module("TransformerEncoderLayer"), options(o) {
-  self_attn = register_module("self_attn",
-                              std::make_shared<MultiheadAttention>(d_model, nhead, gen, attn_options(o), dtype));
-  linear1 = register_module("linear1", std::make_shared<Linear>(d_model, o.dim_feedforward, o.bias, gen, dtype));
+  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(
+                                               d_model, nhead, gen, attn_options(o), dtype));
+  linear1 = register_module(
+      "linear1", std::make_shared<Linear>(d_model, o.dim_feedforward, o.bias, gen, dtype));
   dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
-  linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, d_model, o.bias, gen, dtype));
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
+  linear2 = register_module(
+      "linear2", std::make_shared<Linear>(o.dim_feedforward, d_model, o.bias, gen, dtype));
+  norm1 = register_module(
+      "norm1", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
+  norm2 = register_module(
+      "norm2", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
 }
@@ -71,16 +74,22 @@ std::string TransformerEncoderLayer::extra_repr() const {
 TransformerDecoderLayer::TransformerDecoderLayer(int64_t d_model, int64_t nhead, Generator& gen,
                                                  TransformerLayerOptions o, DType dtype)
     : Module("TransformerDecoderLayer"), options(o) {
-  self_attn = register_module("self_attn",
-                              std::make_shared<MultiheadAttention>(d_model, nhead, gen, attn_options(o), dtype));
+  self_attn = register_module("self_attn", std::make_shared<MultiheadAttention>(
+                                               d_model, nhead, gen, attn_options(o), dtype));
   multihead_attn = register_module(
-      "multihead_attn", std::make_shared<MultiheadAttention>(d_model, nhead, gen, attn_options(o), dtype));
-  linear1 = register_module("linear1", std::make_shared<Linear>(d_model, o.dim_feedforward, o.bias, gen, dtype));
+      "multihead_attn",
+      std::make_shared<MultiheadAttention>(d_model, nhead, gen, attn_options(o), dtype));
+  linear1 = register_module(
+      "linear1", std::make_shared<Linear>(d_model, o.dim_feedforward, o.bias, gen, dtype));
   dropout = register_module("dropout", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
-  linear2 = register_module("linear2", std::make_shared<Linear>(o.dim_feedforward, d_model, o.bias, gen, dtype));
-  norm1 = register_module("norm1", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
-  norm2 = register_module("norm2", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
-  norm3 = register_module("norm3", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
+  linear2 = register_module(
+      "linear2", std::make_shared<Linear>(o.dim_feedforward, d_model, o.bias, gen, dtype));
+  norm1 = register_module(
+      "norm1", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
+  norm2 = register_module(
+      "norm2", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
+  norm3 = register_module(
+      "norm3", std::make_shared<LayerNorm>(Shape{d_model}, o.layer_norm_eps, true, o.bias, dtype));
   dropout1 = register_module("dropout1", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
   dropout2 = register_module("dropout2", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
   dropout3 = register_module("dropout3", std::make_shared<Dropout>(o.dropout, o.dropout_gen));
@@ -100,10 +109,10 @@ Tensor TransformerDecoderLayer::forward(const Tensor& tgt, const Tensor& memory,
         self_attn->forward(x, x, x, tgt_kpm, false, tgt_mask, true, tgt_is_causal).output);
   };
   auto mha = [this, &memory, &memory_mask, &memory_kpm, memory_is_causal](const Tensor& x) {
-    return dropout2->forward(multihead_attn
-                                 ->forward(x, memory, memory, memory_kpm, false, memory_mask, true,
-                                           memory_is_causal)
-                                 .output);
+    return dropout2->forward(
+        multihead_attn
+            ->forward(x, memory, memory, memory_kpm, false, memory_mask, true, memory_is_causal)
+            .output);
   };
   Tensor x = tgt;
   if (options.norm_first) {

@@ -14,36 +14,41 @@
 
 namespace cf::ops::cpu {
 
-template <class T> struct SgdArgs {
-  T* param;          // (n)
-  const T* grad;     // (n)
-  T* momentum_buf;   // (n), null when momentum == 0
+template <class T>
+struct SgdArgs {
+  T* param;         // (n)
+  const T* grad;    // (n)
+  T* momentum_buf;  // (n), null when momentum == 0
   int64_t n;
   double lr, momentum, dampening, weight_decay;
   bool nesterov, maximize;
-  bool first;        // the buffer is initialized to g (torch clones it on the first step)
+  bool first;  // the buffer is initialized to g (torch clones it on the first step)
 };
 
-template <class T> struct AdamArgs {
+template <class T>
+struct AdamArgs {
   T* param;           // (n)
   const T* grad;      // (n)
   T* exp_avg;         // (n)
   T* exp_avg_sq;      // (n)
   T* max_exp_avg_sq;  // (n), null unless amsgrad
   int64_t n;
-  int64_t step;       // t, already incremented (>= 1)
+  int64_t step;  // t, already incremented (>= 1)
   double lr, beta1, beta2, eps, weight_decay;
-  bool decoupled;     // AdamW
+  bool decoupled;  // AdamW
   bool maximize;
 };
 
 void sgd_step(const SgdArgs<float>& a);
-template <class T> void sgd_step_ref(const SgdArgs<T>& a);
+template <class T>
+void sgd_step_ref(const SgdArgs<T>& a);
 void adam_step(const AdamArgs<float>& a);
-template <class T> void adam_step_ref(const AdamArgs<T>& a);
+template <class T>
+void adam_step_ref(const AdamArgs<T>& a);
 
 /// sum of x[i]^2 over x (n).
 double sum_squares(const float* x, int64_t n);
-template <class T> double sum_squares_ref(const T* x, int64_t n);
+template <class T>
+double sum_squares_ref(const T* x, int64_t n);
 
 }  // namespace cf::ops::cpu

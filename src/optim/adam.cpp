@@ -12,13 +12,15 @@ Adam::Adam(const char* name, std::vector<ParamGroup> groups, AdamOptions o, bool
            ": betas must be in [0, 1), got (", o.beta1, ", ", o.beta2, ")");
 }
 
-Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o) : Adam("Adam", std::move(groups), o, false) {}
+Adam::Adam(std::vector<ParamGroup> groups, AdamOptions o)
+    : Adam("Adam", std::move(groups), o, false) {}
 
 Adam::Adam(const std::vector<NamedTensor>& params, AdamOptions o)
     : Adam("Adam", std::vector<ParamGroup>{ParamGroup{params, std::nullopt, std::nullopt, 0.0}}, o,
            false) {}
 
-AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions o) : Adam("AdamW", std::move(groups), o, true) {}
+AdamW::AdamW(std::vector<ParamGroup> groups, AdamOptions o)
+    : Adam("AdamW", std::move(groups), o, true) {}
 
 AdamW::AdamW(const std::vector<NamedTensor>& params, AdamOptions o)
     : Adam("AdamW", std::vector<ParamGroup>{ParamGroup{params, std::nullopt, std::nullopt, 0.0}}, o,
@@ -36,7 +38,7 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
     if (options_.amsgrad) s.max_exp_avg_sq = zeros(param.shape(), param.dtype());
   }
   ++s.step;
-  auto run = [&](auto* p) {
+  auto run = [this, &group, &param, &grad, &s](auto* p) {
     using T = std::remove_pointer_t<decltype(p)>;
     ops::cpu::AdamArgs<T> a{param.data_ptr<T>(),
                             grad.data_ptr<T>(),
@@ -52,13 +54,18 @@ void Adam::update(const ParamGroup& group, const Tensor& param, const Tensor& gr
                             *group.weight_decay,
                             decoupled_,
                             options_.maximize};
-    if constexpr (std::is_same_v<T, float>) ops::cpu::adam_step(a);
-    else ops::cpu::adam_step_ref<T>(a);
+    if constexpr (std::is_same_v<T, float>)
+      ops::cpu::adam_step(a);
+    else
+      ops::cpu::adam_step_ref<T>(a);
   };
   switch (param.dtype()) {
-    case DType::f32: return run(static_cast<float*>(nullptr));
-    case DType::f64: return run(static_cast<double*>(nullptr));
-    default: CF_THROW(DTypeError, name_, ": unsupported dtype ", dtype_name(param.dtype()));
+    case DType::f32:
+      return run(static_cast<float*>(nullptr));
+    case DType::f64:
+      return run(static_cast<double*>(nullptr));
+    default:
+      CF_THROW(DTypeError, name_, ": unsupported dtype ", dtype_name(param.dtype()));
   }
 }
 

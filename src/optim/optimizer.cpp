@@ -29,7 +29,8 @@ Optimizer::Optimizer(const char* name, std::vector<ParamGroup> groups, double lr
                      double weight_decay)
     : name_(name), groups_(std::move(groups)) {
   CF_CHECK(lr >= 0.0, ValueError, name_, ": lr must be >= 0, got ", lr);
-  CF_CHECK(weight_decay >= 0.0, ValueError, name_, ": weight_decay must be >= 0, got ", weight_decay);
+  CF_CHECK(weight_decay >= 0.0, ValueError, name_, ": weight_decay must be >= 0, got ",
+           weight_decay);
   size_t count = 0;
   std::set<std::string> names;
   std::set<const TensorImpl*> impls;
@@ -121,7 +122,8 @@ StateDict Optimizer::state_dict() const {
       auto it = state_.find(pname);
       if (it == state_.end()) continue;
       ParamState s = it->second;
-      out.emplace_back("state." + pname + ".step", scalar_tensor(static_cast<double>(s.step), DType::i64));
+      out.emplace_back("state." + pname + ".step",
+                       scalar_tensor(static_cast<double>(s.step), DType::i64));
       for (const auto& field : state_tensor_names())
         out.emplace_back("state." + pname + "." + field, state_tensor(s, field).clone());
     }
@@ -151,10 +153,13 @@ void Optimizer::load_state_dict(const StateDict& state) {
     if (key.rfind("param_groups.", 0) == 0 && dot != std::string::npos) {
       const std::string idx = key.substr(13, dot - 13);
       size_t gi = groups_.size();
-      if (!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos && idx.size() < 6)
+      if (!idx.empty() && idx.find_first_not_of("0123456789") == std::string::npos &&
+          idx.size() < 6)
         gi = std::stoul(idx);
-      std::vector<double>* dst = field == "lr" ? &lr : field == "weight_decay" ? &wd
-                                 : field == "initial_lr" ? &ilr : nullptr;
+      std::vector<double>* dst = field == "lr"             ? &lr
+                                 : field == "weight_decay" ? &wd
+                                 : field == "initial_lr"   ? &ilr
+                                                           : nullptr;
       if (gi >= groups_.size() || !dst) {
         problems.push_back("unexpected key: " + key);
       } else if (!scalar_ok(t, DType::f64) || t.item() < 0.0) {

@@ -33,8 +33,8 @@ double LRSchedule::factor(int64_t step) const {
   if (kind == Kind::constant) return 1.0;
   if (step < warmup_steps) return static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   if (step >= total_steps) return min_ratio;
-  const double progress = static_cast<double>(step - warmup_steps) /
-                          static_cast<double>(total_steps - warmup_steps);
+  const double progress =
+      static_cast<double>(step - warmup_steps) / static_cast<double>(total_steps - warmup_steps);
   const double shape = kind == Kind::warmup_cosine
                            ? 0.5 * (1.0 + std::cos(std::numbers::pi * progress))
                            : 1.0 - progress;
@@ -54,10 +54,15 @@ double grad_norm(const std::vector<Tensor>& params) {
     if (!g.defined()) continue;
     const Tensor c = g.contiguous();
     switch (c.dtype()) {
-      case DType::f32: sq += ops::cpu::sum_squares(c.data_ptr<float>(), c.numel()); break;
-      case DType::f64: sq += ops::cpu::sum_squares_ref(c.data_ptr<double>(), c.numel()); break;
-      default: CF_THROW(DTypeError, "clip_grad_norm_: gradients must be f32 or f64, got ",
-                        dtype_name(c.dtype()));
+      case DType::f32:
+        sq += ops::cpu::sum_squares(c.data_ptr<float>(), c.numel());
+        break;
+      case DType::f64:
+        sq += ops::cpu::sum_squares_ref(c.data_ptr<double>(), c.numel());
+        break;
+      default:
+        CF_THROW(DTypeError, "clip_grad_norm_: gradients must be f32 or f64, got ",
+                 dtype_name(c.dtype()));
     }
   }
   return std::sqrt(sq);

@@ -25,7 +25,7 @@ void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& gra
   const bool first = options_.momentum != 0.0 && !s.momentum_buffer.defined();
   if (first) s.momentum_buffer = zeros(param.shape(), param.dtype());
   ++s.step;
-  auto run = [&](auto* p) {
+  auto run = [this, &group, &param, &grad, &s, first](auto* p) {
     using T = std::remove_pointer_t<decltype(p)>;
     ops::cpu::SgdArgs<T> a{param.data_ptr<T>(),
                            grad.data_ptr<T>(),
@@ -38,13 +38,18 @@ void SGD::update(const ParamGroup& group, const Tensor& param, const Tensor& gra
                            options_.nesterov,
                            options_.maximize,
                            first};
-    if constexpr (std::is_same_v<T, float>) ops::cpu::sgd_step(a);
-    else ops::cpu::sgd_step_ref<T>(a);
+    if constexpr (std::is_same_v<T, float>)
+      ops::cpu::sgd_step(a);
+    else
+      ops::cpu::sgd_step_ref<T>(a);
   };
   switch (param.dtype()) {
-    case DType::f32: return run(static_cast<float*>(nullptr));
-    case DType::f64: return run(static_cast<double*>(nullptr));
-    default: CF_THROW(DTypeError, "SGD: unsupported dtype ", dtype_name(param.dtype()));
+    case DType::f32:
+      return run(static_cast<float*>(nullptr));
+    case DType::f64:
+      return run(static_cast<double*>(nullptr));
+    default:
+      CF_THROW(DTypeError, "SGD: unsupported dtype ", dtype_name(param.dtype()));
   }
 }
 

@@ -80,7 +80,8 @@ std::shared_ptr<Module> build(const nlohmann::json& c, DType dtype, Generator& g
                                  parse_activation(c["activation"]), 0.0, nullptr, true, dtype);
   }
   if (kind == "embedding")
-    return std::make_shared<Embedding>(c["num"], c["dim"], gen, c["padding_idx"].get<int64_t>(), dtype);
+    return std::make_shared<Embedding>(c["num"], c["dim"], gen, c["padding_idx"].get<int64_t>(),
+                                       dtype);
   throw ValueError("test_nn_modules: unknown module kind " + kind);
 }
 
@@ -110,8 +111,9 @@ std::vector<Tensor> call(Module& m, const nlohmann::json& c, std::map<std::strin
 }
 
 void check_case(const Case& c, Mode mode) {
-  SCOPED_TRACE(c.file + (mode == Mode::f32 ? " (f32)" : mode == Mode::f64 ? " (f64)"
-                                                                         : " (f32 non-contiguous)"));
+  SCOPED_TRACE(c.file + (mode == Mode::f32   ? " (f32)"
+                         : mode == Mode::f64 ? " (f64)"
+                                             : " (f32 non-contiguous)"));
   const DType dtype = mode == Mode::f64 ? DType::f64 : DType::f32;
   Generator gen(1234);
   std::shared_ptr<Module> m = build(c.config, dtype, gen);
@@ -157,7 +159,9 @@ void check_case(const Case& c, Mode mode) {
   EXPECT_GT(checked, 0);
 }
 
-TEST(ModuleParity, FilesArePresent) { EXPECT_GE(load_cases().size(), 17u); }
+TEST(ModuleParity, FilesArePresent) {
+  EXPECT_GE(load_cases().size(), 17u);
+}
 
 void check_all(Mode mode) {
   for (const Case& c : load_cases()) {
@@ -169,9 +173,15 @@ void check_all(Mode mode) {
   }
 }
 
-TEST(ModuleParity, F32) { check_all(Mode::f32); }
-TEST(ModuleParity, F32NonContiguousInputs) { check_all(Mode::noncontiguous); }
-TEST(ModuleParity, F64) { check_all(Mode::f64); }
+TEST(ModuleParity, F32) {
+  check_all(Mode::f32);
+}
+TEST(ModuleParity, F32NonContiguousInputs) {
+  check_all(Mode::noncontiguous);
+}
+TEST(ModuleParity, F64) {
+  check_all(Mode::f64);
+}
 
 }  // namespace
 }  // namespace cf::nn

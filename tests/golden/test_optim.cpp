@@ -1,7 +1,8 @@
 // PyTorch parity for the optimizers: the files tools/golden/gen_optim.py writes under
 // CFORMER_GOLDEN_DIR/optim/ hold torch.optim's parameters after each of several steps on given
-// gradients (some with clip_grad_norm_ before each step). Every case runs in f32 (fused kernels) and f64 (reference kernels), and once more
-// stopped after 3 steps, checkpointed through a safetensors image and resumed in a fresh optimizer.
+// gradients (some with clip_grad_norm_ before each step). Every case runs in f32 (fused kernels)
+// and f64 (reference kernels), and once more stopped after 3 steps, checkpointed through a
+// safetensors image and resumed in a fresh optimizer.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -80,8 +81,10 @@ OptRun make_run(const Case& c, DType dtype, const std::map<std::string, Tensor>*
     a.weight_decay = o.value("weight_decay", 0.0);
     a.amsgrad = o.value("amsgrad", false);
     a.maximize = o.value("maximize", false);
-    if (kind == "adam") r.opt = std::make_unique<Adam>(std::move(groups), a);
-    else r.opt = std::make_unique<AdamW>(std::move(groups), a);
+    if (kind == "adam")
+      r.opt = std::make_unique<Adam>(std::move(groups), a);
+    else
+      r.opt = std::make_unique<AdamW>(std::move(groups), a);
   }
   return r;
 }
@@ -91,10 +94,12 @@ void run_steps(const Case& c, OptRun& r, int from, int to, double atol, double r
   for (int k = from; k < to; ++k) {
     SCOPED_TRACE("step " + std::to_string(k));
     if (!sched.is_null())
-      LRSchedule::warmup_cosine(sched["warmup"], sched["total"], sched["min_ratio"]).apply(*r.opt, k);
+      LRSchedule::warmup_cosine(sched["warmup"], sched["total"], sched["min_ratio"])
+          .apply(*r.opt, k);
     for (const auto& n : kNames) {
       const std::string key = "grad." + std::to_string(k) + "." + n;
-      r.params[n].set_grad(c.data.contains(key) ? c.data.at(key).to(r.params[n].dtype()).clone() : Tensor());
+      r.params[n].set_grad(c.data.contains(key) ? c.data.at(key).to(r.params[n].dtype()).clone()
+                                                : Tensor());
     }
     if (!c.config["clip"].is_null()) {
       std::vector<Tensor> ps;
@@ -123,10 +128,10 @@ void check_state(const Case& c, const OptRun& r, double atol, double rtol) {
       if (field == "step") {
         EXPECT_EQ(s->step, static_cast<int64_t>(t.item()));
       } else {
-        const Tensor& mine = field == "exp_avg"           ? s->exp_avg
-                             : field == "exp_avg_sq"      ? s->exp_avg_sq
-                             : field == "max_exp_avg_sq"  ? s->max_exp_avg_sq
-                                                          : s->momentum_buffer;
+        const Tensor& mine = field == "exp_avg"          ? s->exp_avg
+                             : field == "exp_avg_sq"     ? s->exp_avg_sq
+                             : field == "max_exp_avg_sq" ? s->max_exp_avg_sq
+                                                         : s->momentum_buffer;
         ASSERT_TRUE(mine.defined()) << field;
         EXPECT_CLOSE(mine, t, atol, rtol);
       }

@@ -66,7 +66,8 @@ TEST(NnLayers, AttentionPathsAgree) {
 TEST(NnLayers, AttentionMaskFormsAreEquivalent) {
   AttnFixture f;
   MultiheadAttention mha(f.E, f.H, f.gen);
-  Tensor bmask = bool_tensor({0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0}, Shape{4, 5});
+  Tensor bmask =
+      bool_tensor({0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, 0, 1, 0, 0, 0}, Shape{4, 5});
   Tensor fmask = masked_fill(zeros(Shape{4, 5}), bmask, -INFINITY);
   auto a = mha.forward(f.q, f.kv, f.kv, {}, true, bmask);
   auto b = mha.forward(f.q, f.kv, f.kv, {}, true, fmask);

@@ -60,9 +60,10 @@ TEST(Module, DottedNamesInTorchOrder) {
                                       "head.weight", "head.bias"}));
   std::vector<std::string> mods;
   for (auto& [n, mod] : m.named_modules()) mods.push_back(n + ":" + mod->type_name());
-  EXPECT_EQ(mods, (std::vector<std::string>{":Model", "h:ModuleList", "h.0:Block", "h.0.c_attn:Linear",
-                                            "h.0.c_proj:Linear", "h.1:Block", "h.1.c_attn:Linear",
-                                            "h.1.c_proj:Linear", "head:Linear"}));
+  EXPECT_EQ(mods,
+            (std::vector<std::string>{":Model", "h:ModuleList", "h.0:Block", "h.0.c_attn:Linear",
+                                      "h.0.c_proj:Linear", "h.1:Block", "h.1.c_attn:Linear",
+                                      "h.1.c_proj:Linear", "head:Linear"}));
   for (const Tensor& p : m.parameters()) EXPECT_TRUE(p.requires_grad());
   EXPECT_EQ(m.h->at<Block>(1)->c_attn->out_features, 12);
   EXPECT_THROW(m.h->at<Linear>(0), ValueError);
@@ -79,7 +80,8 @@ TEST(Module, ParameterCountsAndSummary) {
   const std::string s = m.summary();
   EXPECT_NE(s.find("h: ModuleList()  params=" + std::to_string(2 * block)), std::string::npos) << s;
   EXPECT_NE(s.find("c_attn: Linear(in_features=4, out_features=12, bias=true)  params=60"),
-            std::string::npos) << s;
+            std::string::npos)
+      << s;
   EXPECT_NE(s.find("total parameters: 171"), std::string::npos) << s;
 }
 
@@ -180,8 +182,10 @@ TEST(Module, StrictLoadListsEveryBadKey) {
     EXPECT_NE(msg.find("unexpected key: h.2.c_attn.weight"), std::string::npos) << msg;
     EXPECT_NE(msg.find("unexpected key: lm_head.weight"), std::string::npos) << msg;
     EXPECT_NE(msg.find("shape mismatch for h.0.c_attn.weight: expected (12, 4), got (12, 5)"),
-              std::string::npos) << msg;
-    EXPECT_NE(msg.find("dtype mismatch for scale: expected f32, got f64"), std::string::npos) << msg;
+              std::string::npos)
+        << msg;
+    EXPECT_NE(msg.find("dtype mismatch for scale: expected f32, got f64"), std::string::npos)
+        << msg;
   }
   // Nothing was copied.
   EXPECT_CLOSE(m.head->weight, before, 0, 0);
@@ -229,7 +233,8 @@ TEST(Linear, ForwardShapesAndBackward) {
     FAIL() << "no error";
   } catch (const ShapeError& e) {
     EXPECT_NE(std::string(e.what()).find("Linear: input must have last dim 5, got shape (2, 6)"),
-              std::string::npos) << e.what();
+              std::string::npos)
+        << e.what();
   }
   EXPECT_THROW(Linear(-1, 3, true, gen), ValueError);
   EXPECT_THROW(Linear(2, 3, true, gen, DType::i64), DTypeError);
@@ -329,17 +334,41 @@ TEST(Attention, ShapeChecksNameTheArgument) {
       EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
     }
   };
-  expect_msg([&] { mha.forward(randn(Shape{3, 2, 7}, gen), kv, kv); }, "query must have last dim 8");
-  expect_msg([&] { mha.forward(q, randn(Shape{5, 3, 8}, gen), randn(Shape{5, 3, 8}, gen)); },
-             "key and value must have the query's batch size 2");
-  expect_msg([&] { mha.forward(q, kv, randn(Shape{4, 2, 8}, gen)); }, "same sequence length");
-  expect_msg([&] { mha.forward(q, kv, kv, zeros(Shape{2, 4}, DType::b8)); },
-             "key_padding_mask must have shape (2, 5), got (2, 4)");
-  expect_msg([&] { mha.forward(q, kv, kv, {}, true, zeros(Shape{3, 4}, DType::b8)); },
-             "attn_mask must have shape (3, 5) or (4, 3, 5), got (3, 4)");
-  expect_msg([&] { mha.forward(q, kv, kv, zeros(Shape{2, 5}, DType::i64)); },
-             "key_padding_mask must be bool or f32");
-  expect_msg([&] { mha.forward(q, randn(Shape{5, 8}, gen), kv); }, "must all be 3-D");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(randn(Shape{3, 2, 7}, gen), kv, kv);
+      },
+      "query must have last dim 8");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(q, randn(Shape{5, 3, 8}, gen), randn(Shape{5, 3, 8}, gen));
+      },
+      "key and value must have the query's batch size 2");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(q, kv, randn(Shape{4, 2, 8}, gen));
+      },
+      "same sequence length");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(q, kv, kv, zeros(Shape{2, 4}, DType::b8));
+      },
+      "key_padding_mask must have shape (2, 5), got (2, 4)");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(q, kv, kv, {}, true, zeros(Shape{3, 4}, DType::b8));
+      },
+      "attn_mask must have shape (3, 5) or (4, 3, 5), got (3, 4)");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(q, kv, kv, zeros(Shape{2, 5}, DType::i64));
+      },
+      "key_padding_mask must be bool or f32");
+  expect_msg(
+      [&mha, &q, &kv, &gen] {
+        mha.forward(q, randn(Shape{5, 8}, gen), kv);
+      },
+      "must all be 3-D");
 }
 
 TEST(Transformer, TorchParameterNames) {
@@ -349,20 +378,30 @@ TEST(Transformer, TorchParameterNames) {
   o.dropout = 0.0;
   TransformerEncoderLayer enc(8, 2, gen, o);
   EXPECT_EQ(names_of(enc.state_dict()),
-            (std::vector<std::string>{"self_attn.in_proj_weight", "self_attn.in_proj_bias",
-                                      "self_attn.out_proj.weight", "self_attn.out_proj.bias",
-                                      "linear1.weight", "linear1.bias", "linear2.weight",
-                                      "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight",
-                                      "norm2.bias"}));
+            (std::vector<std::string>{
+                "self_attn.in_proj_weight", "self_attn.in_proj_bias", "self_attn.out_proj.weight",
+                "self_attn.out_proj.bias", "linear1.weight", "linear1.bias", "linear2.weight",
+                "linear2.bias", "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias"}));
   EXPECT_EQ(enc.num_parameters(), 3 * 8 * 8 + 3 * 8 + 8 * 8 + 8 + 16 * 8 + 16 + 8 * 16 + 8 + 4 * 8);
   TransformerDecoderLayer dec(8, 2, gen, o);
-  std::vector<std::string> want{"self_attn.in_proj_weight", "self_attn.in_proj_bias",
-                                "self_attn.out_proj.weight", "self_attn.out_proj.bias",
-                                "multihead_attn.in_proj_weight", "multihead_attn.in_proj_bias",
-                                "multihead_attn.out_proj.weight", "multihead_attn.out_proj.bias",
-                                "linear1.weight", "linear1.bias", "linear2.weight", "linear2.bias",
-                                "norm1.weight", "norm1.bias", "norm2.weight", "norm2.bias",
-                                "norm3.weight", "norm3.bias"};
+  std::vector<std::string> want{"self_attn.in_proj_weight",
+                                "self_attn.in_proj_bias",
+                                "self_attn.out_proj.weight",
+                                "self_attn.out_proj.bias",
+                                "multihead_attn.in_proj_weight",
+                                "multihead_attn.in_proj_bias",
+                                "multihead_attn.out_proj.weight",
+                                "multihead_attn.out_proj.bias",
+                                "linear1.weight",
+                                "linear1.bias",
+                                "linear2.weight",
+                                "linear2.bias",
+                                "norm1.weight",
+                                "norm1.bias",
+                                "norm2.weight",
+                                "norm2.bias",
+                                "norm3.weight",
+                                "norm3.bias"};
   EXPECT_EQ(names_of(dec.state_dict()), want);
   o.dropout = 0.1;
   EXPECT_THROW(TransformerEncoderLayer(8, 2, gen, o), ValueError);  // dropout needs a generator

@@ -36,8 +36,16 @@ TEST(OptimKernels, SgdMatchesReference) {
       SCOPED_TRACE("n=" + std::to_string(n) + " variant=" + std::to_string(variant));
       std::vector<float> p = rnd(n, 1), g = rnd(n, 2), buf = rnd(n, 3);
       std::vector<float> p2 = p, buf2 = buf;
-      ops::cpu::SgdArgs<float> a{p.data(), g.data(), buf.data(), n, 0.1, 0.9, variant == 1 ? 0.3 : 0.0,
-                                 variant >= 2 ? 0.01 : 0.0, variant == 2, variant == 3,
+      ops::cpu::SgdArgs<float> a{p.data(),
+                                 g.data(),
+                                 buf.data(),
+                                 n,
+                                 0.1,
+                                 0.9,
+                                 variant == 1 ? 0.3 : 0.0,
+                                 variant >= 2 ? 0.01 : 0.0,
+                                 variant == 2,
+                                 variant == 3,
                                  variant == 3};
       ops::cpu::SgdArgs<float> r = a;
       r.param = p2.data();
@@ -56,9 +64,20 @@ TEST(OptimKernels, AdamMatchesReference) {
       std::vector<float> p = rnd(n, 4), g = rnd(n, 5), m = rnd(n, 6, -0.1f, 0.1f),
                          v = rnd(n, 7, 0.0f, 0.01f), vmax = rnd(n, 8, 0.0f, 0.01f);
       std::vector<float> p2 = p, m2 = m, v2 = v, vmax2 = vmax;
-      ops::cpu::AdamArgs<float> a{p.data(), g.data(), m.data(), v.data(),
-                                  variant == 2 ? vmax.data() : nullptr, n, 3 + variant, 1e-2, 0.9,
-                                  0.95, 1e-8, variant == 0 ? 0.0 : 0.1, variant == 1, variant == 3};
+      ops::cpu::AdamArgs<float> a{p.data(),
+                                  g.data(),
+                                  m.data(),
+                                  v.data(),
+                                  variant == 2 ? vmax.data() : nullptr,
+                                  n,
+                                  3 + variant,
+                                  1e-2,
+                                  0.9,
+                                  0.95,
+                                  1e-8,
+                                  variant == 0 ? 0.0 : 0.1,
+                                  variant == 1,
+                                  variant == 3};
       ops::cpu::AdamArgs<float> r = a;
       r.param = p2.data();
       r.exp_avg = m2.data();
@@ -161,8 +180,10 @@ TEST(Optimizer, ConstructorChecks) {
   a.beta1 = 1.0;
   EXPECT_THROW(Adam(ps.named(), a), ValueError);
   EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{}, AdamOptions{}), ValueError);
-  EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{{"w", ps.w}, {"w", ps.b}}, AdamOptions{}), ValueError);
-  EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{{"w", ps.w}, {"w2", ps.w}}, AdamOptions{}), ValueError);
+  EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{{"w", ps.w}, {"w", ps.b}}, AdamOptions{}),
+               ValueError);
+  EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{{"w", ps.w}, {"w2", ps.w}}, AdamOptions{}),
+               ValueError);
   Tensor nonleaf = mul(ps.w, 2.0);
   EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{{"x", nonleaf}}, AdamOptions{}), ValueError);
   Tensor ints = zeros(Shape{2}, DType::i64);
@@ -232,7 +253,8 @@ TEST(Schedule, WarmupCosineAndLinear) {
 }
 
 TEST(Clip, GlobalNormAndScaling) {
-  Tensor a = from_vector<float>({3, 0}).requires_grad_(), b = from_vector<float>({4}).requires_grad_();
+  Tensor a = from_vector<float>({3, 0}).requires_grad_(),
+         b = from_vector<float>({4}).requires_grad_();
   Tensor c = from_vector<float>({7}).requires_grad_();  // no gradient: skipped
   a.set_grad(from_vector<float>({3, 0}));
   b.set_grad(from_vector<float>({4}));
@@ -310,8 +332,10 @@ TEST(Optimizer, LoadStateDictListsEveryProblem) {
   nn::StateDict bad;
   for (auto& [n, t] : sd) {
     if (n == "state.b.momentum_buffer" || n == "param_groups.0.initial_lr") continue;
-    if (n == "state.w.momentum_buffer") bad.emplace_back(n, zeros(Shape{3, 2}));
-    else bad.emplace_back(n, t);
+    if (n == "state.w.momentum_buffer")
+      bad.emplace_back(n, zeros(Shape{3, 2}));
+    else
+      bad.emplace_back(n, t);
   }
   bad.emplace_back("state.v.step", scalar_tensor(1, DType::i64));
   bad.emplace_back("state.w.exp_avg", zeros(Shape{2, 3}));
@@ -323,7 +347,8 @@ TEST(Optimizer, LoadStateDictListsEveryProblem) {
     const std::string msg = e.what();
     EXPECT_NE(msg.find("5 problems"), std::string::npos) << msg;
     EXPECT_NE(msg.find("shape mismatch for state.w.momentum_buffer: expected (2, 3), got (3, 2)"),
-              std::string::npos) << msg;
+              std::string::npos)
+        << msg;
     EXPECT_NE(msg.find("unexpected key: state.v.step"), std::string::npos) << msg;
     EXPECT_NE(msg.find("unexpected key: state.w.exp_avg"), std::string::npos) << msg;
     EXPECT_NE(msg.find("missing key: state.b.momentum_buffer"), std::string::npos) << msg;
