@@ -6,6 +6,7 @@
 // H heads. Sequence-first (L, N, E) unless batch_first, as in torch.nn.
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -43,12 +44,15 @@ class Module {
   virtual std::string extra_repr() const { return ""; }
 
   // ---- registration (names: non-empty, no '.', unique within the module)
-  /// Registers value (an undefined tensor registers nothing) as a parameter; it becomes a leaf
-  /// that requires grad (when requires_grad and floating). Returns the same tensor handle.
-  /// Throws ValueError on a bad or duplicate name.
-  Tensor register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
+  /// Registers value as a parameter; it becomes a leaf that requires grad (when requires_grad
+  /// and floating). An undefined value reserves the name (torch's None): it is skipped by
+  /// named_parameters and state_dict until a tensor is assigned. Returns a reference to the
+  /// registered handle, stable for the module's lifetime: layers keep it as their member, so
+  /// assigning to the member replaces the parameter (weight tying:
+  /// lm_head->weight = wte->weight). Throws ValueError on a bad or duplicate name.
+  Tensor& register_parameter(const std::string& name, Tensor value, bool requires_grad = true);
   /// Registers a buffer (state that is not trained). Persistent buffers are part of state_dict.
-  Tensor register_buffer(const std::string& name, Tensor value, bool persistent = true);
+  Tensor& register_buffer(const std::string& name, Tensor value, bool persistent = true);
   /// Registers a submodule under name and returns it.
   template <class M>
   std::shared_ptr<M> register_module(const std::string& name, std::shared_ptr<M> m) {
@@ -104,8 +108,8 @@ class Module {
 
   std::string type_name_;
   bool training_ = true;
-  std::vector<Entry> params_;
-  std::vector<Entry> buffers_;
+  std::deque<Entry> params_;  // deque: references to entries stay valid as more are added
+  std::deque<Entry> buffers_;
   std::vector<std::pair<std::string, std::shared_ptr<Module>>> children_;
 };
 
@@ -129,8 +133,8 @@ class Linear : public UnaryModule {
   Tensor forward(const Tensor& x) override;
   std::string extra_repr() const override;
   int64_t in_features, out_features;
-  Tensor weight;  // (out, in)
-  Tensor bias;    // (out) or undefined
+  Tensor& weight;  // (out, in)
+  Tensor& bias;    // (out) or undefined
 };
 
 /// Rows of weight (num_embeddings, embedding_dim) picked by i64 indices of any shape
@@ -144,7 +148,7 @@ class Embedding : public UnaryModule {
   std::string extra_repr() const override;
   int64_t num_embeddings, embedding_dim;
   std::optional<int64_t> padding_idx;  // normalized to [0, num_embeddings)
-  Tensor weight;                       // (num_embeddings, embedding_dim)
+  Tensor& weight;                      // (num_embeddings, embedding_dim)
 };
 
 /// torch.nn.LayerNorm over the trailing normalized_shape dims; weight ones, bias zeros.
@@ -156,7 +160,8 @@ class LayerNorm : public UnaryModule {
   std::string extra_repr() const override;
   Shape normalized_shape;
   double eps;
-  Tensor weight, bias;  // normalized_shape, or undefined
+  Tensor& weight;  // normalized_shape, or undefined
+  Tensor& bias;    // normalized_shape, or undefined
 };
 
 /// torch.nn.RMSNorm: x / sqrt(mean(x^2) + eps) * weight. eps nullopt means the machine epsilon
@@ -169,7 +174,7 @@ class RMSNorm : public UnaryModule {
   std::string extra_repr() const override;
   Shape normalized_shape;
   std::optional<double> eps;
-  Tensor weight;  // normalized_shape, or undefined
+  Tensor& weight;  // normalized_shape, or undefined
 };
 
 /// Zeroes elements with probability p in training and scales the rest by 1/(1-p); identity in
@@ -301,14 +306,18 @@ class MultiheadAttention : public Module {
                           const Tensor& attn_mask = {}, bool average_attn_weights = true,
                           bool is_causal = false);
   std::string extra_repr() const override;
+  /// Whether q, k and v share one packed in_proj_weight (kdim == vdim == embed_dim).
+  bool packed() const { return kdim == embed_dim && vdim == embed_dim; }
 
   int64_t embed_dim, num_heads, head_dim, kdim, vdim;
   double dropout;
   bool batch_first;
   Generator* dropout_gen;
-  Tensor in_proj_weight;                               // (3E, E), or undefined
-  Tensor q_proj_weight, k_proj_weight, v_proj_weight;  // when kdim/vdim != E
-  Tensor in_proj_bias;                                 // (3E), or undefined
+  Tensor& in_proj_weight;  // (3E, E), or undefined when kdim/vdim != E
+  Tensor& q_proj_weight;   // (E, E), defined when kdim/vdim != E
+  Tensor& k_proj_weight;   // (E, kdim), likewise
+  Tensor& v_proj_weight;   // (E, vdim), likewise
+  Tensor& in_proj_bias;    // (3E), or undefined
   std::shared_ptr<Linear> out_proj;
 };
 
@@ -384,7 +393,7 @@ class SinusoidalPositionalEncoding : public Module {
   std::string extra_repr() const override;
   int64_t d_model, max_len;
   bool batch_first;
-  Tensor pe;  // (max_len, E)
+  Tensor& pe;  // (max_len, E)
 };
 
 /// x + weight[offset : offset + T] with a trained weight (max_len, E) ~ normal(0, init_std)
@@ -398,7 +407,7 @@ class LearnedPositionalEncoding : public Module {
   std::string extra_repr() const override;
   int64_t max_len, d_model;
   bool batch_first;
-  Tensor weight;  // (max_len, E)
+  Tensor& weight;  // (max_len, E)
 };
 
 }  // namespace cf::nn

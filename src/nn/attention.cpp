@@ -32,6 +32,26 @@ void check_mask_dtype(const char* arg, const Tensor& m, DType dtype) {
            dtype_name(m.dtype()));
 }
 
+int64_t checked_head_dim(int64_t e, int64_t h, const MultiheadAttentionOptions& o) {
+  CF_CHECK(e > 0 && h > 0, ValueError,
+           "MultiheadAttention: embed_dim and num_heads must be positive, got ", e, " and ", h);
+  CF_CHECK(e % h == 0, ValueError, "MultiheadAttention: embed_dim (", e,
+           ") must be divisible by num_heads (", h, ")");
+  CF_CHECK(o.dropout >= 0.0 && o.dropout <= 1.0, ValueError,
+           "MultiheadAttention: dropout must be in [0, 1], got ", o.dropout);
+  CF_CHECK(o.dropout == 0.0 || o.dropout_gen != nullptr, ValueError,
+           "MultiheadAttention: dropout = ", o.dropout, " needs options.dropout_gen");
+  CF_CHECK(o.kdim >= 0 && o.vdim >= 0, ValueError,
+           "MultiheadAttention: kdim and vdim must be >= 0, got ", o.kdim, " and ", o.vdim);
+  return e / h;
+}
+
+Tensor xavier(const Shape& shape, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  init::xavier_uniform_(t, gen);
+  return t;
+}
+
 }  // namespace
 
 MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, Generator& gen,
@@ -39,40 +59,28 @@ MultiheadAttention::MultiheadAttention(int64_t e, int64_t h, Generator& gen,
     : Module("MultiheadAttention"),
       embed_dim(e),
       num_heads(h),
-      head_dim(h > 0 ? e / h : 0),
+      head_dim(checked_head_dim(e, h, o)),
       kdim(o.kdim > 0 ? o.kdim : e),
       vdim(o.vdim > 0 ? o.vdim : e),
       dropout(o.dropout),
       batch_first(o.batch_first),
-      dropout_gen(o.dropout_gen) {
-  CF_CHECK(e > 0 && h > 0, ValueError,
-           "MultiheadAttention: embed_dim and num_heads must be positive, got ", e, " and ", h);
-  CF_CHECK(e % h == 0, ValueError, "MultiheadAttention: embed_dim (", e,
-           ") must be divisible by num_heads (", h, ")");
-  CF_CHECK(dropout >= 0.0 && dropout <= 1.0, ValueError,
-           "MultiheadAttention: dropout must be in [0, 1], got ", dropout);
-  CF_CHECK(dropout == 0.0 || dropout_gen != nullptr, ValueError,
-           "MultiheadAttention: dropout = ", dropout, " needs options.dropout_gen");
-  if (kdim == e && vdim == e) {
-    Tensor w = empty(Shape{3 * e, e}, dtype);
-    init::xavier_uniform_(w, gen);
-    in_proj_weight = register_parameter("in_proj_weight", w);
-  } else {
-    Tensor wq = empty(Shape{e, e}, dtype), wk = empty(Shape{e, kdim}, dtype),
-           wv = empty(Shape{e, vdim}, dtype);
-    init::xavier_uniform_(wq, gen);
-    init::xavier_uniform_(wk, gen);
-    init::xavier_uniform_(wv, gen);
-    q_proj_weight = register_parameter("q_proj_weight", wq);
-    k_proj_weight = register_parameter("k_proj_weight", wk);
-    v_proj_weight = register_parameter("v_proj_weight", wv);
-  }
-  if (o.bias) in_proj_bias = register_parameter("in_proj_bias", zeros(Shape{3 * e}, dtype));
+      dropout_gen(o.dropout_gen),
+      // torch's registration order and init: packed (or separate) projections by xavier_uniform,
+      // zero biases; out_proj.weight keeps Linear's init.
+      in_proj_weight(register_parameter("in_proj_weight",
+                                        packed() ? xavier(Shape{3 * e, e}, gen, dtype) : Tensor())),
+      q_proj_weight(register_parameter("q_proj_weight",
+                                       packed() ? Tensor() : xavier(Shape{e, e}, gen, dtype))),
+      k_proj_weight(register_parameter("k_proj_weight",
+                                       packed() ? Tensor() : xavier(Shape{e, kdim}, gen, dtype))),
+      v_proj_weight(register_parameter("v_proj_weight",
+                                       packed() ? Tensor() : xavier(Shape{e, vdim}, gen, dtype))),
+      in_proj_bias(
+          register_parameter("in_proj_bias", o.bias ? zeros(Shape{3 * e}, dtype) : Tensor())) {
   out_proj = register_module("out_proj", std::make_shared<Linear>(e, e, o.bias, gen, dtype));
   if (o.bias) {
-    Tensor b = out_proj->bias;
     NoGradGuard no_grad;
-    b.zero_();
+    out_proj->bias.zero_();
   }
 }
 

@@ -7,21 +7,47 @@
 
 namespace cf::nn {
 
-Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dtype)
-    : UnaryModule("Linear"), in_features(in), out_features(out) {
+namespace {
+
+/// Checks the sizes and dtype; returns torch's init bound 1/sqrt(fan_in): kaiming_uniform with
+/// a = sqrt(5) has bound sqrt(1/3) * sqrt(3 / fan_in) = 1 / sqrt(fan_in).
+double linear_bound(int64_t in, int64_t out, DType dtype) {
   CF_CHECK(in >= 0 && out >= 0, ValueError,
            "Linear: in_features and out_features must be >= 0, got ", in, " and ", out);
-  CF_CHECK(is_floating(dtype) && dtype != DType::bf16, DTypeError,
+  CF_CHECK(dtype == DType::f32 || dtype == DType::f64, DTypeError,
            "Linear: dtype must be f32 or f64, got ", dtype_name(dtype));
-  Tensor w = empty(Shape{out, in}, dtype);
-  Tensor b = with_bias ? empty(Shape{out}, dtype) : Tensor();
-  // kaiming_uniform(a = sqrt(5)) has bound sqrt(1/3) * sqrt(3 / fan_in) = 1 / sqrt(fan_in).
-  const double bound = in > 0 ? 1.0 / std::sqrt(static_cast<double>(in)) : 0.0;
-  init::uniform_(w, -bound, bound, gen);
-  if (b.defined()) init::uniform_(b, -bound, bound, gen);
-  weight = register_parameter("weight", w);
-  bias = register_parameter("bias", b);
+  return in > 0 ? 1.0 / std::sqrt(static_cast<double>(in)) : 0.0;
 }
+
+Tensor uniform_tensor(const Shape& shape, double bound, Generator& gen, DType dtype) {
+  Tensor t = empty(shape, dtype);
+  init::uniform_(t, -bound, bound, gen);
+  return t;
+}
+
+std::optional<int64_t> checked_padding(std::optional<int64_t> pad, int64_t num, int64_t dim,
+                                       DType dtype) {
+  CF_CHECK(num >= 0 && dim >= 0, ValueError,
+           "Embedding: num_embeddings and embedding_dim must be >= 0, got ", num, " and ", dim);
+  CF_CHECK(dtype == DType::f32 || dtype == DType::f64, DTypeError,
+           "Embedding: dtype must be f32 or f64, got ", dtype_name(dtype));
+  if (!pad) return pad;
+  CF_CHECK(*pad >= -num && *pad < num, ValueError, "Embedding: padding_idx must be in [", -num,
+           ", ", num, "), got ", *pad);
+  return *pad < 0 ? *pad + num : *pad;
+}
+
+}  // namespace
+
+Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator& gen, DType dtype)
+    : UnaryModule("Linear"),
+      in_features(in),
+      out_features(out),
+      weight(register_parameter(
+          "weight", uniform_tensor(Shape{out, in}, linear_bound(in, out, dtype), gen, dtype))),
+      bias(register_parameter(
+          "bias", with_bias ? uniform_tensor(Shape{out}, linear_bound(in, out, dtype), gen, dtype)
+                            : Tensor())) {}
 
 Tensor Linear::forward(const Tensor& x) {
   CF_CHECK(x.defined() && x.dim() >= 1 && x.size(-1) == in_features, ShapeError,
@@ -37,20 +63,16 @@ std::string Linear::extra_repr() const {
 
 Embedding::Embedding(int64_t num, int64_t dim, Generator& gen, std::optional<int64_t> pad,
                      DType dtype)
-    : UnaryModule("Embedding"), num_embeddings(num), embedding_dim(dim) {
-  CF_CHECK(num >= 0 && dim >= 0, ValueError,
-           "Embedding: num_embeddings and embedding_dim must be >= 0, got ", num, " and ", dim);
-  CF_CHECK(is_floating(dtype) && dtype != DType::bf16, DTypeError,
-           "Embedding: dtype must be f32 or f64, got ", dtype_name(dtype));
-  if (pad) {
-    CF_CHECK(*pad >= -num && *pad < num, ValueError, "Embedding: padding_idx must be in [", -num,
-             ", ", num, "), got ", *pad);
-    padding_idx = *pad < 0 ? *pad + num : *pad;
+    : UnaryModule("Embedding"),
+      num_embeddings(num),
+      embedding_dim(dim),
+      padding_idx(checked_padding(pad, num, dim, dtype)),
+      weight(register_parameter("weight", empty(Shape{num, dim}, dtype))) {
+  init::normal_(weight, 0.0, 1.0, gen);
+  if (padding_idx) {
+    NoGradGuard no_grad;
+    weight.select(0, *padding_idx).zero_();
   }
-  Tensor w = empty(Shape{num, dim}, dtype);
-  init::normal_(w, 0.0, 1.0, gen);
-  if (padding_idx) w.select(0, *padding_idx).zero_();
-  weight = register_parameter("weight", w);
 }
 
 Tensor Embedding::forward(const Tensor& indices) {

@@ -23,19 +23,17 @@ void Module::check_new_name(const std::string& name, const char* what) const {
   CF_CHECK(!taken, ValueError, type_name_, ": ", what, " name '", name, "' is already registered");
 }
 
-Tensor Module::register_parameter(const std::string& name, Tensor value, bool requires_grad) {
+Tensor& Module::register_parameter(const std::string& name, Tensor value, bool requires_grad) {
   check_new_name(name, "parameter");
-  if (!value.defined()) return value;
-  if (requires_grad && value.is_floating_point()) value.requires_grad_(true);
+  if (value.defined() && requires_grad && value.is_floating_point()) value.requires_grad_(true);
   params_.push_back({name, value, true});
-  return value;
+  return params_.back().tensor;
 }
 
-Tensor Module::register_buffer(const std::string& name, Tensor value, bool persistent) {
+Tensor& Module::register_buffer(const std::string& name, Tensor value, bool persistent) {
   check_new_name(name, "buffer");
-  if (!value.defined()) return value;
   buffers_.push_back({name, value, persistent});
-  return value;
+  return buffers_.back().tensor;
 }
 
 void Module::add_module(const std::string& name, std::shared_ptr<Module> module) {
@@ -53,7 +51,8 @@ void Module::train(bool mode) {
 void Module::collect(const std::string& prefix, bool recurse, bool params, bool persistent_only,
                      StateDict& out) const {
   for (const Entry& e : params ? params_ : buffers_)
-    if (!persistent_only || e.persistent) out.emplace_back(prefix + e.name, e.tensor);
+    if (e.tensor.defined() && (!persistent_only || e.persistent))
+      out.emplace_back(prefix + e.name, e.tensor);
   if (!recurse) return;
   for (const auto& [name, child] : children_)
     child->collect(prefix + name + ".", true, params, persistent_only, out);
@@ -109,9 +108,10 @@ std::vector<std::pair<std::string, const Module*>> Module::named_modules() const
 StateDict Module::state_dict() const {
   // Per module: parameters, then persistent buffers, then children (torch's order).
   StateDict out;
-  for (const Entry& e : params_) out.emplace_back(e.name, e.tensor);
+  for (const Entry& e : params_)
+    if (e.tensor.defined()) out.emplace_back(e.name, e.tensor);
   for (const Entry& e : buffers_)
-    if (e.persistent) out.emplace_back(e.name, e.tensor);
+    if (e.tensor.defined() && e.persistent) out.emplace_back(e.name, e.tensor);
   for (const auto& [name, child] : children_)
     for (auto& [sub, t] : child->state_dict()) out.emplace_back(name + "." + sub, t);
   return out;
@@ -177,7 +177,8 @@ int64_t Module::num_parameters(bool trainable_only) const {
 
 void Module::summary_lines(const std::string& name, int depth, std::string& out) const {
   int64_t own = 0;
-  for (const Entry& e : params_) own += e.tensor.numel();
+  for (const Entry& e : params_)
+    if (e.tensor.defined()) own += e.tensor.numel();
   out += std::string(2 * depth, ' ');
   if (!name.empty()) out += name + ": ";
   out += type_name_ + "(" + extra_repr() + ")";

@@ -7,24 +7,23 @@
 namespace cf::nn {
 namespace {
 
-void check_normalized_shape(const char* op, const Shape& s, DType dtype) {
+Shape checked_shape(const char* op, const Shape& s, DType dtype) {
   CF_CHECK(!s.empty(), ValueError, op, ": normalized_shape must not be empty");
   for (int64_t d : s)
     CF_CHECK(d > 0, ValueError, op, ": normalized_shape must be positive, got ", s);
   CF_CHECK(dtype == DType::f32 || dtype == DType::f64, DTypeError, op,
            ": dtype must be f32 or f64, got ", dtype_name(dtype));
+  return s;
 }
 
 }  // namespace
 
 LayerNorm::LayerNorm(Shape shape, double eps_, bool affine, bool with_bias, DType dtype)
-    : UnaryModule("LayerNorm"), normalized_shape(shape), eps(eps_) {
-  check_normalized_shape("LayerNorm", shape, dtype);
-  if (affine) {
-    weight = register_parameter("weight", ones(shape, dtype));
-    if (with_bias) bias = register_parameter("bias", zeros(shape, dtype));
-  }
-}
+    : UnaryModule("LayerNorm"),
+      normalized_shape(checked_shape("LayerNorm", shape, dtype)),
+      eps(eps_),
+      weight(register_parameter("weight", affine ? ones(shape, dtype) : Tensor())),
+      bias(register_parameter("bias", affine && with_bias ? zeros(shape, dtype) : Tensor())) {}
 
 Tensor LayerNorm::forward(const Tensor& x) {
   return layer_norm(x, normalized_shape, weight, bias, eps);
@@ -36,10 +35,10 @@ std::string LayerNorm::extra_repr() const {
 }
 
 RMSNorm::RMSNorm(Shape shape, std::optional<double> eps_, bool affine, DType dtype)
-    : UnaryModule("RMSNorm"), normalized_shape(shape), eps(eps_) {
-  check_normalized_shape("RMSNorm", shape, dtype);
-  if (affine) weight = register_parameter("weight", ones(shape, dtype));
-}
+    : UnaryModule("RMSNorm"),
+      normalized_shape(checked_shape("RMSNorm", shape, dtype)),
+      eps(eps_),
+      weight(register_parameter("weight", affine ? ones(shape, dtype) : Tensor())) {}
 
 Tensor RMSNorm::forward(const Tensor& x) {
   const double e = eps ? *eps

@@ -24,24 +24,39 @@ Tensor add_positions(const char* op, const Tensor& x, const Tensor& table, int64
   return add(x, pos);
 }
 
-}  // namespace
-
-SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d, int64_t max_len_, bool bf,
-                                                           DType dtype)
-    : Module("SinusoidalPositionalEncoding"), d_model(d), max_len(max_len_), batch_first(bf) {
-  CF_CHECK(d > 0 && max_len_ > 0, ValueError,
+/// pe (max_len, d): dims 2j and 2j+1 share the frequency 1 / 10000^(2j / d).
+Tensor sinusoids(int64_t d, int64_t max_len, DType dtype) {
+  CF_CHECK(d > 0 && max_len > 0, ValueError,
            "SinusoidalPositionalEncoding: d_model and max_len must be positive, got ", d, " and ",
-           max_len_);
-  std::vector<double> v(static_cast<size_t>(max_len_ * d));
-  for (int64_t t = 0; t < max_len_; ++t)
+           max_len);
+  std::vector<double> v(static_cast<size_t>(max_len * d));
+  for (int64_t t = 0; t < max_len; ++t)
     for (int64_t i = 0; i < d; ++i) {
-      // dims 2j and 2j+1 share the frequency 1 / 10000^(2j / d)
       const double freq = std::exp(-std::log(10000.0) * static_cast<double>(i - i % 2) / d);
       const double a = static_cast<double>(t) * freq;
       v[static_cast<size_t>(t * d + i)] = i % 2 == 0 ? std::sin(a) : std::cos(a);
     }
-  pe = register_buffer("pe", from_vector<double>(v, Shape{max_len_, d}).to(dtype), false);
+  return from_vector<double>(v, Shape{max_len, d}).to(dtype);
 }
+
+Tensor normal_tensor(int64_t max_len, int64_t d, double std, Generator& gen, DType dtype) {
+  CF_CHECK(d > 0 && max_len > 0, ValueError,
+           "LearnedPositionalEncoding: d_model and max_len must be positive, got ", d, " and ",
+           max_len);
+  Tensor w = empty(Shape{max_len, d}, dtype);
+  init::normal_(w, 0.0, std, gen);
+  return w;
+}
+
+}  // namespace
+
+SinusoidalPositionalEncoding::SinusoidalPositionalEncoding(int64_t d, int64_t max_len_, bool bf,
+                                                           DType dtype)
+    : Module("SinusoidalPositionalEncoding"),
+      d_model(d),
+      max_len(max_len_),
+      batch_first(bf),
+      pe(register_buffer("pe", sinusoids(d, max_len_, dtype), false)) {}
 
 Tensor SinusoidalPositionalEncoding::forward(const Tensor& x, int64_t offset) {
   return add_positions("SinusoidalPositionalEncoding", x, pe, offset, batch_first);
@@ -53,14 +68,11 @@ std::string SinusoidalPositionalEncoding::extra_repr() const {
 
 LearnedPositionalEncoding::LearnedPositionalEncoding(int64_t max_len_, int64_t d, Generator& gen,
                                                      bool bf, double init_std, DType dtype)
-    : Module("LearnedPositionalEncoding"), max_len(max_len_), d_model(d), batch_first(bf) {
-  CF_CHECK(d > 0 && max_len_ > 0, ValueError,
-           "LearnedPositionalEncoding: d_model and max_len must be positive, got ", d, " and ",
-           max_len_);
-  Tensor w = empty(Shape{max_len_, d}, dtype);
-  init::normal_(w, 0.0, init_std, gen);
-  weight = register_parameter("weight", w);
-}
+    : Module("LearnedPositionalEncoding"),
+      max_len(max_len_),
+      d_model(d),
+      batch_first(bf),
+      weight(register_parameter("weight", normal_tensor(max_len_, d, init_std, gen, dtype))) {}
 
 Tensor LearnedPositionalEncoding::forward(const Tensor& x, int64_t offset) {
   return add_positions("LearnedPositionalEncoding", x, weight, offset, batch_first);

@@ -58,7 +58,9 @@ TEST(NnLayers, AttentionPathsAgree) {
       for (int64_t i = 0; i < f.L; ++i)
         for (int64_t j = 0; j < f.S; ++j) {
           const bool masked = f.kpm.to_vector<bool>()[n * f.S + j] || (causal && j > i);
-          if (masked) EXPECT_EQ(w[(n * f.L + i) * f.S + j], 0.0f) << n << " " << i << " " << j;
+          if (masked) {
+            EXPECT_EQ(w[(n * f.L + i) * f.S + j], 0.0f) << n << " " << i << " " << j;
+          }
         }
   }
 }

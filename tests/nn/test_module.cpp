@@ -95,6 +95,40 @@ TEST(Module, SharedParameterCountedOnce) {
   EXPECT_EQ(reg.state_dict().size(), 2u);  // state_dict keeps both names, as torch
 }
 
+TEST(Module, WeightTyingByAssignment) {
+  Generator gen(2);
+  struct Tied : Module {
+    explicit Tied(Generator& g) : Module("Tied") {
+      wte = register_module("wte", std::make_shared<Embedding>(10, 4, g));
+      lm_head = register_module("lm_head", std::make_shared<Linear>(4, 10, false, g));
+      lm_head->weight = wte->weight;  // as GPT-2: lm_head.weight is transformer.wte.weight
+    }
+    std::shared_ptr<Embedding> wte;
+    std::shared_ptr<Linear> lm_head;
+  } t(gen);
+  EXPECT_EQ(t.lm_head->weight.impl(), t.wte->weight.impl());
+  EXPECT_EQ(names_of(t.named_parameters()), (std::vector<std::string>{"wte.weight"}));
+  EXPECT_EQ(names_of(t.state_dict()), (std::vector<std::string>{"wte.weight", "lm_head.weight"}));
+  EXPECT_EQ(t.num_parameters(), 40);
+  // Both uses contribute to the one gradient.
+  Tensor h = ones(Shape{2, 4});
+  sum(t.lm_head->forward(h)).backward();
+  EXPECT_CLOSE(t.wte->weight.grad(), full(Shape{10, 4}, 2.0), 0, 0);
+  // Loading writes through either name into the shared tensor.
+  t.load_state_dict({{"wte.weight", zeros(Shape{10, 4})}, {"lm_head.weight", zeros(Shape{10, 4})}});
+  EXPECT_CLOSE(t.lm_head->weight, zeros(Shape{10, 4}), 0, 0);
+}
+
+TEST(Module, UndefinedParameterReservesTheName) {
+  Generator gen(3);
+  Linear l(3, 2, false, gen);
+  EXPECT_FALSE(l.bias.defined());
+  EXPECT_EQ(names_of(l.state_dict()), (std::vector<std::string>{"weight"}));
+  EXPECT_THROW(l.register_parameter("bias", zeros(Shape{2})), ValueError);
+  l.bias = zeros(Shape{2}).requires_grad_();  // assigning the member adds the parameter
+  EXPECT_EQ(names_of(l.state_dict()), (std::vector<std::string>{"weight", "bias"}));
+}
+
 TEST(Module, RegistrationChecks) {
   Module m("M");
   m.register_parameter("w", zeros(Shape{2}));
