@@ -57,6 +57,9 @@ class Optimizer {
   /// Clears (set_to_none, torch's default) or zeroes every parameter's gradient.
   void zero_grad(bool set_to_none = true);
 
+  /// Adds a group (unset lr / weight_decay take the optimizer's defaults). Throws as the
+  /// constructor does on a bad parameter, a name already present or a tensor already present.
+  void add_param_group(ParamGroup group);
   std::vector<ParamGroup>& param_groups() { return groups_; }
   const std::vector<ParamGroup>& param_groups() const { return groups_; }
   /// Sets every group's lr.
@@ -82,6 +85,7 @@ class Optimizer {
                       ParamState& state) = 0;
 
   const char* name_;
+  double default_lr_, default_weight_decay_;
   std::vector<ParamGroup> groups_;
   std::map<std::string, ParamState> state_;
 };

@@ -27,36 +27,46 @@ std::vector<ParamGroup> weight_decay_groups(const std::vector<NamedTensor>& name
 
 Optimizer::Optimizer(const char* name, std::vector<ParamGroup> groups, double lr,
                      double weight_decay)
-    : name_(name), groups_(std::move(groups)) {
+    : name_(name), default_lr_(lr), default_weight_decay_(weight_decay) {
   CF_CHECK(lr >= 0.0, ValueError, name_, ": lr must be >= 0, got ", lr);
   CF_CHECK(weight_decay >= 0.0, ValueError, name_, ": weight_decay must be >= 0, got ",
            weight_decay);
   size_t count = 0;
-  std::set<std::string> names;
-  std::set<const TensorImpl*> impls;
-  for (size_t gi = 0; gi < groups_.size(); ++gi) {
-    ParamGroup& g = groups_[gi];
-    if (!g.lr) g.lr = lr;
-    if (!g.weight_decay) g.weight_decay = weight_decay;
-    CF_CHECK(*g.lr >= 0.0 && *g.weight_decay >= 0.0, ValueError, name_, ": param group ", gi,
-             " needs lr >= 0 and weight_decay >= 0, got ", *g.lr, " and ", *g.weight_decay);
-    g.initial_lr = *g.lr;
-    for (const auto& [pname, p] : g.params) {
-      CF_CHECK(p.defined(), ValueError, name_, ": parameter '", pname, "' is undefined");
-      CF_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64, DTypeError, name_,
-               ": parameter '", pname, "' must be f32 or f64, got ", dtype_name(p.dtype()));
-      CF_CHECK(p.is_leaf(), ValueError, name_, ": parameter '", pname,
-               "' is not a leaf tensor (it has autograd history)");
-      CF_CHECK(p.is_contiguous(), ValueError, name_, ": parameter '", pname,
-               "' must be contiguous, got shape ", p.shape(), " strides ", p.strides());
-      CF_CHECK(names.insert(pname).second, ValueError, name_, ": parameter name '", pname,
-               "' appears more than once");
-      CF_CHECK(impls.insert(p.impl()).second, ValueError, name_, ": parameter '", pname,
-               "' is the same tensor as another parameter");
-      ++count;
-    }
+  for (ParamGroup& g : groups) {
+    count += g.params.size();
+    add_param_group(std::move(g));
   }
   CF_CHECK(count > 0, ValueError, name_, ": got an empty parameter list");
+}
+
+void Optimizer::add_param_group(ParamGroup g) {
+  std::set<std::string> names;
+  std::set<const TensorImpl*> impls;
+  for (const ParamGroup& old : groups_)
+    for (const auto& [pname, p] : old.params) {
+      names.insert(pname);
+      impls.insert(p.impl());
+    }
+  const size_t gi = groups_.size();
+  if (!g.lr) g.lr = default_lr_;
+  if (!g.weight_decay) g.weight_decay = default_weight_decay_;
+  CF_CHECK(*g.lr >= 0.0 && *g.weight_decay >= 0.0, ValueError, name_, ": param group ", gi,
+           " needs lr >= 0 and weight_decay >= 0, got ", *g.lr, " and ", *g.weight_decay);
+  g.initial_lr = *g.lr;
+  for (const auto& [pname, p] : g.params) {
+    CF_CHECK(p.defined(), ValueError, name_, ": parameter '", pname, "' is undefined");
+    CF_CHECK(p.dtype() == DType::f32 || p.dtype() == DType::f64, DTypeError, name_, ": parameter '",
+             pname, "' must be f32 or f64, got ", dtype_name(p.dtype()));
+    CF_CHECK(p.is_leaf(), ValueError, name_, ": parameter '", pname,
+             "' is not a leaf tensor (it has autograd history)");
+    CF_CHECK(p.is_contiguous(), ValueError, name_, ": parameter '", pname,
+             "' must be contiguous, got shape ", p.shape(), " strides ", p.strides());
+    CF_CHECK(names.insert(pname).second, ValueError, name_, ": parameter name '", pname,
+             "' appears more than once");
+    CF_CHECK(impls.insert(p.impl()).second, ValueError, name_, ": parameter '", pname,
+             "' is the same tensor as another parameter");
+  }
+  groups_.push_back(std::move(g));
 }
 
 void Optimizer::step() {

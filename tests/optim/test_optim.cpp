@@ -190,6 +190,24 @@ TEST(Optimizer, ConstructorChecks) {
   EXPECT_THROW(Adam(std::vector<nn::NamedTensor>{{"i", ints}}, AdamOptions{}), DTypeError);
 }
 
+TEST(Optimizer, AddParamGroup) {
+  Params ps;
+  AdamOptions o;
+  o.lr = 0.1;
+  o.weight_decay = 0.01;
+  AdamW opt(std::vector<nn::NamedTensor>{{"w", ps.w}}, o);
+  opt.add_param_group(ParamGroup{{{"b", ps.b}}, 0.5, std::nullopt, 0.0});
+  ASSERT_EQ(opt.param_groups().size(), 2u);
+  EXPECT_DOUBLE_EQ(*opt.param_groups()[1].lr, 0.5);
+  EXPECT_DOUBLE_EQ(opt.param_groups()[1].initial_lr, 0.5);
+  EXPECT_DOUBLE_EQ(*opt.param_groups()[1].weight_decay, 0.01);
+  EXPECT_THROW(opt.add_param_group(ParamGroup{{{"w", ps.b}}, {}, {}, 0.0}), ValueError);
+  EXPECT_THROW(opt.add_param_group(ParamGroup{{{"w2", ps.w}}, {}, {}, 0.0}), ValueError);
+  ps.set_grads(0);
+  opt.step();
+  EXPECT_EQ(opt.state("b")->step, 1);
+}
+
 TEST(Optimizer, WeightDecayGroupsByDimensionality) {
   Generator gen(1);
   nn::Sequential model;
