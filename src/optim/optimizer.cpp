@@ -172,7 +172,7 @@ void Optimizer::load_state_dict(const StateDict& state) {
                                                            : nullptr;
       if (gi >= groups_.size() || !dst) {
         problems.push_back("unexpected key: " + key);
-      } else if (!scalar_ok(t, DType::f64) || t.item() < 0.0) {
+      } else if (!scalar_ok(t, DType::f64) || !(t.item() >= 0.0)) {
         problems.push_back("bad value for " + key + ": expected a 0-dim f64 >= 0, got " +
                            (t.defined() ? t.str() : std::string("undefined")));
       } else {
