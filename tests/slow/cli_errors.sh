@@ -42,7 +42,8 @@ expect_error "info on garbage" "header" info "$work/garbage.safetensors"
 expect_error "negative temperature" "temperature" generate "$work/ok/checkpoint.safetensors" --temperature -1
 "$bin" generate "$work/ok/checkpoint.safetensors" --prompt "In the" --max-new-tokens 5 > /dev/null ||
   { echo "FAIL: generate from a valid checkpoint failed"; failures=$((failures + 1)); }
-"$bin" info "$work/ok/checkpoint.safetensors" | grep -q "wte.weight" ||
+info_out=$("$bin" info "$work/ok/checkpoint.safetensors")
+grep -q "model.wte.weight" <<<"$info_out" ||
   { echo "FAIL: info does not list the tensors"; failures=$((failures + 1)); }
 echo "$failures failed"
 [ "$failures" -eq 0 ]

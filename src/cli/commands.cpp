@@ -1,0 +1,15 @@
+#include "cli/commands.h"
+
+namespace cf::cli {
+
+Commands register_commands(CLI::App& app) {
+  Commands cmds;
+  CLI::App* train = app.add_subcommand("train", "Train a model");
+  train->require_subcommand(1);
+  add_train_gpt(*train, cmds);
+  add_generate(app, cmds);
+  add_info(app, cmds);
+  return cmds;
+}
+
+}  // namespace cf::cli

@@ -1,0 +1,38 @@
+// Subcommand registration: each command adds its options to the app and returns a runner.
+#pragma once
+#include <CLI/CLI.hpp>
+
+#include <functional>
+#include <memory>
+#include <vector>
+
+namespace cf::cli {
+
+struct Commands {
+  std::vector<std::pair<CLI::App*, std::function<int()>>> entries;
+  /// Runs the parsed subcommand.
+  int run() const {
+    for (const auto& [app, fn] : entries)
+      if (app->parsed()) return fn();
+    return 2;
+  }
+};
+
+/// Validators with short messages (CLI11's ranges print the largest double as the bound).
+inline CLI::Validator positive() {
+  return CLI::Validator(
+      [](std::string& v) { return std::stod(v) > 0 ? std::string() : "must be positive, got " + v; },
+      "POSITIVE");
+}
+inline CLI::Validator non_negative() {
+  return CLI::Validator(
+      [](std::string& v) { return std::stod(v) >= 0 ? std::string() : "must be >= 0, got " + v; },
+      "NON-NEGATIVE");
+}
+
+Commands register_commands(CLI::App& app);
+void add_train_gpt(CLI::App& train, Commands& cmds);
+void add_generate(CLI::App& app, Commands& cmds);
+void add_info(CLI::App& app, Commands& cmds);
+
+}  // namespace cf::cli
