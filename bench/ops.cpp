@@ -2,6 +2,7 @@
 // in the same run. Prints the backend settings, the measured peaks (large sgemm, memory copy),
 // then one JSON line per case and a Markdown table: time, GFLOP/s or GB/s, % of the measured
 // peak, and PyTorch's time / cformer's time (> 1: cformer is faster).
+// Both sides: 5 warm-up calls, then the median of R timed calls.
 // Usage: bench_ops [--threads N] [--repeats R] [--python /usr/bin/python3] [--quick]
 #include <algorithm>
 #include <chrono>
@@ -21,7 +22,7 @@ using namespace cf;
 namespace {
 
 double median_seconds(const std::function<void()>& fn, int repeats) {
-  for (int i = 0; i < 2; ++i) fn();
+  for (int i = 0; i < 5; ++i) fn();
   std::vector<double> ts;
   for (int i = 0; i < repeats; ++i) {
     auto t0 = std::chrono::steady_clock::now();
@@ -83,7 +84,7 @@ std::function<void()> make(const Case& c, Generator& gen) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int threads = 2, repeats = 10;
+  int threads = 2, repeats = 20;
   std::string python = "/usr/bin/python3";
   bool quick = false;
   for (int i = 1; i < argc; ++i) {

@@ -58,6 +58,15 @@ TEST(GptParity, LogitsLossAndEveryGradient) {
   }
 }
 
+TEST(GptParity, LoadsAHuggingFaceGpt2File) {
+  GptGolden g = load();
+  std::unique_ptr<models::Gpt> model = models::load_hf_gpt2(testing::golden_dir() + "/gpt/hf/model.safetensors");
+  EXPECT_EQ(model->config().to_json(), g.cfg.to_json());
+  NoGradGuard ng;
+  EXPECT_CLOSE(model->forward(g.nt.at("idx")), g.nt.at("logits"), 2e-5, 1e-4);
+  EXPECT_THROW(models::load_hf_gpt2(testing::golden_dir() + "/gpt/gpt_parity.safetensors"), FormatError);
+}
+
 TEST(GptParity, FiveAdamWSteps) {
   GptGolden g = load();
   models::Gpt model(g.cfg, 0);

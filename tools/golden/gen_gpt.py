@@ -40,6 +40,24 @@ def main(out_dir):
         losses.append(l.item())
     tensors.append(("adamw_losses", np.array(losses, dtype=np.float64)))
     tensors += [("after." + n, p.detach().numpy().copy()) for n, p in model.named_parameters()]
+    # The same initial weights as a Hugging Face GPT2LMHeadModel file: "transformer." prefix,
+    # the causal-mask buffers, a tied lm_head, and config.json beside it.
+    hf_dir = os.path.join(out_dir, "gpt", "hf")
+    os.makedirs(hf_dir, exist_ok=True)
+    hf = []
+    for n, arr in tensors:
+        if n.startswith("init."):
+            hf.append(("transformer." + n[5:], arr))
+    bs = c["block_size"]
+    for i in range(c["n_layer"]):
+        hf.append((f"transformer.h.{i}.attn.bias", np.tril(np.ones((bs, bs), np.float32))[None, None]))
+        hf.append((f"transformer.h.{i}.attn.masked_bias", np.array(-1e4, dtype=np.float32)))
+    hf.append(("lm_head.weight", dict(tensors)["init.wte.weight"]))
+    write_safetensors(os.path.join(hf_dir, "model.safetensors"), hf, {"format": "pt"})
+    with open(os.path.join(hf_dir, "config.json"), "w") as f:
+        json.dump({"model_type": "gpt2", "n_head": c["n_head"], "n_layer": c["n_layer"],
+                   "n_embd": c["n_embd"], "n_positions": bs, "vocab_size": c["vocab_size"],
+                   "layer_norm_epsilon": 1e-5}, f)
     write_safetensors(os.path.join(out_dir, "gpt", "gpt_parity.safetensors"), tensors,
                       {"config": json.dumps(c), "lr": "0.01", "betas": "0.9,0.95",
                        "weight_decay": "0.1"})

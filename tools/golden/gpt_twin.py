@@ -111,12 +111,12 @@ def adamw_groups(model, weight_decay):
             {"params": no_decay, "weight_decay": 0.0}]
 
 
-def lr_at(step, max_steps, lr, warmup, min_lr):
+def lr_at(step, progress, lr, warmup, min_lr):
+    """cformer's schedule: linear warm-up by step, then cosine over the progress in [0, 1]
+    (step / steps, or elapsed / budget with a time budget)."""
     if step < warmup:
         return lr * (step + 1) / warmup
-    if max_steps <= warmup:
-        return lr
-    t = min(1.0, (step - warmup) / max(1, max_steps - warmup))
+    t = min(1.0, max(0.0, progress))
     return min_lr + 0.5 * (lr - min_lr) * (1.0 + math.cos(math.pi * t))
 
 
@@ -165,9 +165,9 @@ def cmd_train(a):
         elapsed = time.time() - start
         if (a.steps and step >= a.steps) or (not a.steps and elapsed >= budget):
             break
-        max_steps = a.steps or a.expected_steps
+        progress = step / a.steps if a.steps else elapsed / budget
         for g in opt.param_groups:
-            g["lr"] = lr_at(step, max_steps, a.lr, a.warmup, a.lr * 0.1)
+            g["lr"] = lr_at(step, progress, a.lr, a.warmup, a.lr * 0.1)
         ix = torch.randint(len(train) - a.block_size - 1, (a.batch,))
         x = torch.stack([train[i:i + a.block_size] for i in ix])
         y = torch.stack([train[i + 1:i + a.block_size + 1] for i in ix])
@@ -229,7 +229,6 @@ def main():
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--minutes", type=float, default=10.0)
     p.add_argument("--steps", type=int, default=0)
-    p.add_argument("--expected-steps", type=int, default=1000)
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--eval-windows", type=int, default=256)
     p.add_argument("--log-every", type=int, default=50)

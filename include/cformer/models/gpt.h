@@ -5,6 +5,7 @@
 // The PyTorch twin is tools/golden/gpt_twin.py.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +77,14 @@ class Gpt : public nn::Module {
   Tensor wte_, wpe_, ln_f_w_, ln_f_b_;
   std::vector<Block> blocks_;
 };
+
+/// Loads a Hugging Face GPT-2 safetensors file (model.safetensors of GPT2Model or
+/// GPT2LMHeadModel): an optional "transformer." prefix is stripped, the attn.bias /
+/// attn.masked_bias causal-mask buffers and a tied lm_head.weight are skipped, and the config is
+/// read from the tensor shapes plus n_head (and layer_norm_epsilon is checked to be 1e-5) from
+/// the config.json beside the file, unless n_head is given. Throws FormatError / IoError with
+/// the path when something does not fit.
+std::unique_ptr<Gpt> load_hf_gpt2(const std::string& path, std::optional<int64_t> n_head = std::nullopt);
 
 /// Samples a token from logits (V) with temperature / top-k / top-p; temperature 0 is argmax.
 int64_t sample_token(const Tensor& logits, const GptSampling& s, Generator& gen);

@@ -1,12 +1,15 @@
 #include "cformer/models/gpt.h"
 
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
 
 #include "cformer/autograd.h"
+#include "cformer/io.h"
 #include "cformer/ops.h"
 #include "util/check.h"
 
@@ -239,6 +242,63 @@ std::vector<int64_t> Gpt::generate(const std::vector<int64_t>& prompt, const Gpt
   }
   train(was_training);
   return std::vector<int64_t>(seq.begin() + static_cast<int64_t>(prompt.size()), seq.end());
+}
+
+std::unique_ptr<Gpt> load_hf_gpt2(const std::string& path, std::optional<int64_t> n_head) {
+  io::NamedTensors nt = io::load_safetensors(path);
+  nn::StateDict state;
+  Tensor lm_head;
+  for (auto& [name, t] : nt.tensors) {
+    std::string n = name.rfind("transformer.", 0) == 0 ? name.substr(12) : name;
+    if (n == "lm_head.weight") {
+      lm_head = t;
+      continue;
+    }
+    const bool mask_buffer = n.size() > 9 && (n.ends_with(".attn.bias") || n.ends_with(".attn.masked_bias"));
+    if (mask_buffer) continue;
+    state.emplace_back(n, t);
+  }
+  auto find = [&state, &path](const std::string& n) -> const Tensor& {
+    for (const auto& [k, t] : state)
+      if (k == n) return t;
+    CF_THROW(FormatError, path, ": not a GPT-2 checkpoint: no tensor '", n, "'");
+  };
+  GptConfig c;
+  const Tensor& wte = find("wte.weight");
+  const Tensor& wpe = find("wpe.weight");
+  CF_CHECK(wte.dim() == 2 && wpe.dim() == 2 && wte.size(1) == wpe.size(1), FormatError, path,
+           ": wte ", wte.shape(), " and wpe ", wpe.shape(), " do not fit together");
+  c.vocab_size = wte.size(0);
+  c.n_embd = wte.size(1);
+  c.block_size = wpe.size(0);
+  c.n_layer = 0;
+  for (const auto& [k, t] : state)
+    if (k.rfind("h.", 0) == 0 && k.ends_with(".ln_1.weight")) ++c.n_layer;
+  c.bias = false;
+  for (const auto& [k, t] : state) c.bias = c.bias || k == "h.0.attn.c_attn.bias";
+  if (n_head) {
+    c.n_head = *n_head;
+  } else {
+    const std::filesystem::path cfg_path = std::filesystem::path(path).parent_path() / "config.json";
+    std::ifstream f(cfg_path);
+    CF_CHECK(f.good(), IoError, path, ": n_head is not in the weights; put the model's config.json "
+             "beside it or pass n_head");
+    try {
+      nlohmann::json j = nlohmann::json::parse(f);
+      c.n_head = j.at("n_head");
+      CF_CHECK(std::fabs(j.value("layer_norm_epsilon", 1e-5) - 1e-5) < 1e-12, FormatError,
+               cfg_path.string(), ": layer_norm_epsilon other than 1e-5 is not supported");
+    } catch (const nlohmann::json::exception& e) {
+      CF_THROW(FormatError, cfg_path.string(), ": ", e.what());
+    }
+  }
+  auto model = std::make_unique<Gpt>(c, 0);
+  model->load_state_dict(state, true);
+  if (lm_head.defined()) {
+    CF_CHECK(lm_head.shape() == wte.shape() && max(abs(sub(lm_head.to(DType::f32), wte.to(DType::f32)))).item() == 0.0,
+             FormatError, path, ": lm_head.weight is not tied to wte.weight; untied heads are not supported");
+  }
+  return model;
 }
 
 int64_t sample_token(const Tensor& logits, const GptSampling& s, Generator& gen) {
