@@ -10,19 +10,11 @@
 #include "cformer/autograd.h"
 #include "cformer/ops.h"
 #include "ops/embedding.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
 
-#define EXPECT_THROW_MSG(stmt, Err, text)                                                  \
-  do {                                                                                     \
-    try {                                                                                  \
-      stmt;                                                                                \
-      ADD_FAILURE() << "expected " #Err " from " #stmt;                                    \
-    } catch (const Err& e) {                                                               \
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();          \
-    }                                                                                      \
-  } while (0)
 
 TEST(EmbeddingKernels, MatchRef) {
   std::mt19937 gen(5);

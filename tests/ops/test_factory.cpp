@@ -6,19 +6,11 @@
 #include <vector>
 
 #include "cformer/ops.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
 
-#define EXPECT_THROW_MSG(stmt, Err, text)                                                  \
-  do {                                                                                     \
-    try {                                                                                  \
-      stmt;                                                                                \
-      ADD_FAILURE() << "expected " #Err " from " #stmt;                                    \
-    } catch (const Err& e) {                                                               \
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();          \
-    }                                                                                      \
-  } while (0)
 
 TEST(FactoryOps, ArangeLengthAndDtype) {
   EXPECT_EQ(arange(5).dtype(), DType::i64);

@@ -10,19 +10,11 @@
 #include "cformer/ops.h"
 #include "ops/index.h"
 #include "support/expect_close.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
 
-#define EXPECT_THROW_MSG(stmt, Err, text)                                                  \
-  do {                                                                                     \
-    try {                                                                                  \
-      stmt;                                                                                \
-      ADD_FAILURE() << "expected " #Err " from " #stmt;                                    \
-    } catch (const Err& e) {                                                               \
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();          \
-    }                                                                                      \
-  } while (0)
 
 std::vector<float> random_floats(int64_t n, uint32_t seed) {
   std::mt19937 gen(seed);

@@ -11,19 +11,11 @@
 #include "cformer/runtime.h"
 #include "ops/layer_norm.h"
 #include "support/expect_close.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
 
-#define EXPECT_THROW_OP(stmt, Err, op)                                                   \
-  do {                                                                                   \
-    EXPECT_THROW(stmt, Err);                                                             \
-    try {                                                                                \
-      stmt;                                                                              \
-    } catch (const std::exception& e) {                                                  \
-      EXPECT_EQ(std::string(e.what()).rfind(std::string(op) + ": ", 0), 0u) << e.what(); \
-    }                                                                                    \
-  } while (0)
 
 Generator& gen() {
   static Generator g(13);

@@ -12,6 +12,7 @@
 #include "cformer/runtime.h"
 #include "ops/reduce.h"
 #include "support/expect_close.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
@@ -24,15 +25,6 @@ using ops::cpu::VarArgs;
 using ops::cpu::VarBackwardArgs;
 
 // The message of a cformer error must start with "<op>: ".
-#define EXPECT_THROW_OP(stmt, Err, op)                                                   \
-  do {                                                                                   \
-    EXPECT_THROW(stmt, Err);                                                             \
-    try {                                                                                \
-      stmt;                                                                              \
-    } catch (const std::exception& e) {                                                  \
-      EXPECT_EQ(std::string(e.what()).rfind(std::string(op) + ": ", 0), 0u) << e.what(); \
-    }                                                                                    \
-  } while (0)
 
 struct Layout {
   int64_t outer, R, inner;

@@ -11,6 +11,7 @@
 #include "cformer/ops.h"
 #include "ops/shape.h"
 #include "support/expect_close.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
@@ -18,15 +19,6 @@ namespace {
 using ops::cpu::CatArgs;
 using ops::cpu::RemapArgs;
 
-#define EXPECT_THROW_MSG(stmt, Err, text)                                                  \
-  do {                                                                                     \
-    try {                                                                                  \
-      stmt;                                                                                \
-      ADD_FAILURE() << "expected " #Err " from " #stmt;                                    \
-    } catch (const Err& e) {                                                               \
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();          \
-    }                                                                                      \
-  } while (0)
 
 std::vector<float> random_floats(int64_t n, uint32_t seed) {
   std::mt19937 gen(seed);

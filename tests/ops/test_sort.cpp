@@ -10,19 +10,11 @@
 #include "cformer/autograd.h"
 #include "cformer/ops.h"
 #include "ops/sort.h"
+#include "support/expect_throw.h"
 
 namespace cf {
 namespace {
 
-#define EXPECT_THROW_MSG(stmt, Err, text)                                                  \
-  do {                                                                                     \
-    try {                                                                                  \
-      stmt;                                                                                \
-      ADD_FAILURE() << "expected " #Err " from " #stmt;                                    \
-    } catch (const Err& e) {                                                               \
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();          \
-    }                                                                                      \
-  } while (0)
 
 template <class T> void check_against_ref(const std::vector<T>& x, int64_t outer, int64_t n,
                                           int64_t inner, int64_t k, bool desc) {
