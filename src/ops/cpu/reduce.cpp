@@ -11,6 +11,7 @@
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec.h"
 #include "ops/reduce.h"
+#include "ops/cpu/slices.h"
 
 namespace cf::ops::cpu {
 namespace {
@@ -44,30 +45,7 @@ float sum_blocked(const float* x, int64_t n) {
   return s;
 }
 
-inline VecF load_n(const float* p, int n, float fill = 0.0f) {
-  return n == kW ? VecF::load(p) : VecF::load(p, n, fill);
-}
-inline void store_n(VecF v, float* p, int n) {
-  if (n == kW)
-    v.store(p);
-  else
-    v.store(p, n);
-}
 
-// Calls f(o, c0, n) for every outer index o and block of n <= kW columns starting at c0, in
-// parallel; with inner == 1 each call is one whole row (c0 = 0, n = 1).
-template <class F>
-void for_each_slice(int64_t outer, int64_t R, int64_t inner, const F& f) {
-  const int64_t blocks = (inner + kW - 1) / kW;
-  const int64_t work = std::max<int64_t>(1, R * std::min<int64_t>(inner, kW));
-  parallel_for(0, outer * blocks, std::max<int64_t>(1, kGrainSize / work),
-               [&f, blocks, inner](int64_t b, int64_t e) {
-                 for (int64_t t = b; t < e; ++t) {
-                   const int64_t o = t / blocks, c0 = (t % blocks) * kW;
-                   f(o, c0, static_cast<int>(std::min<int64_t>(kW, inner - c0)));
-                 }
-               });
-}
 
 // Row sum with VecF accumulators (rows of a few hundred elements stay in L1 for the next pass).
 inline float row_sum(const float* x, int64_t n) {

@@ -7,35 +7,14 @@
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec.h"
 #include "ops/softmax.h"
+#include "ops/cpu/slices.h"
 
 namespace cf::ops::cpu {
 namespace {
 
 constexpr int kW = VecF::kWidth;
 
-inline VecF load_n(const float* p, int n, float fill = 0.0f) {
-  return n == kW ? VecF::load(p) : VecF::load(p, n, fill);
-}
-inline void store_n(VecF v, float* p, int n) {
-  if (n == kW)
-    v.store(p);
-  else
-    v.store(p, n);
-}
 
-// f(o, c0, n): one row (inner == 1: c0 = 0, n = 1) or a block of n <= kW columns of outer o.
-template <class F>
-void for_each_slice(int64_t outer, int64_t R, int64_t inner, const F& f) {
-  const int64_t blocks = (inner + kW - 1) / kW;
-  const int64_t work = std::max<int64_t>(1, R * std::min<int64_t>(inner, kW));
-  parallel_for(0, outer * blocks, std::max<int64_t>(1, kGrainSize / work),
-               [&f, blocks, inner](int64_t b, int64_t e) {
-                 for (int64_t t = b; t < e; ++t) {
-                   const int64_t o = t / blocks, c0 = (t % blocks) * kW;
-                   f(o, c0, static_cast<int>(std::min<int64_t>(kW, inner - c0)));
-                 }
-               });
-}
 
 float row_max(const float* x, int64_t n) {
   VecF m0(-INFINITY), m1(-INFINITY);
