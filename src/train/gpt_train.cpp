@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
+#include <map>
 #include <numbers>
 
 #include <nlohmann/json.hpp>
@@ -36,6 +38,26 @@ double val_loss(models::Gpt& model, const data::TokenDataset& ds, int64_t window
   }
   model.train();
   return total / static_cast<double>(n);
+}
+
+// The curves of the whole run (a resumed one too) from metrics.jsonl: the last record of each
+// step wins (steps after a checkpoint are logged again after a resume).
+void read_curves(const std::string& path, int64_t every, std::vector<CurvePoint>& train,
+                 std::vector<CurvePoint>& val) {
+  std::map<int64_t, double> tl, vl;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    const json r = json::parse(line, nullptr, false);
+    if (!r.is_object() || !r.contains("step")) continue;
+    const int64_t s = r["step"];
+    if (r.contains("loss") && s % every == 0) tl[s] = r["loss"];
+    if (r.contains("val_loss")) vl[s] = r["val_loss"];
+  }
+  train.clear();
+  val.clear();
+  for (const auto& [s, v] : tl) train.push_back({static_cast<double>(s), v});
+  for (const auto& [s, v] : vl) val.push_back({static_cast<double>(s), v});
 }
 
 void check_agrees(const std::vector<std::string>& given, const char* flag, int64_t want, int64_t have) {
@@ -113,7 +135,6 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
   }
   fs::create_directories(o.out_dir);
   MetricsLog metrics(o.out_dir + "/metrics.jsonl", o.resume);
-  std::vector<CurvePoint> train_curve, val_curve;
 
   auto save = [&](int64_t step, double elapsed) {
     Checkpoint c;
@@ -168,7 +189,6 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
       window_t = now;
       window_steps = 0;
       rec["tokens_per_s"] = tok_s;
-      train_curve.push_back({static_cast<double>(step), last_loss});
       if (o.progress) {
         const double total = o.steps > 0 ? static_cast<double>(o.steps)
                                          : static_cast<double>(step) * budget / std::max(now, 1e-9);
@@ -183,7 +203,6 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
     metrics.write(rec.dump());
     if (step % o.eval_every == 0) {
       const double v = val_loss(model, ds, o.eval_windows, B);
-      val_curve.push_back({static_cast<double>(step), v});
       metrics.write(json{{"step", step}, {"val_loss", v}, {"elapsed", elapsed()}}.dump());
       if (o.progress) std::fprintf(stderr, "\n");
       out << "step " << step << ": validation loss " << v << "\n";
@@ -196,10 +215,11 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
   s.elapsed_s = elapsed();
   s.val_loss = val_loss(model, ds, o.eval_windows, B);
   s.tokens_per_s = static_cast<double>((step - start_step) * B * T) / std::max(1e-9, s.elapsed_s - start_elapsed);
-  val_curve.push_back({static_cast<double>(step), s.val_loss});
   metrics.write(json{{"step", step}, {"val_loss", s.val_loss}, {"final", true},
                      {"elapsed", s.elapsed_s}, {"tokens_per_s", s.tokens_per_s}}.dump());
   save(step, s.elapsed_s);
+  std::vector<CurvePoint> train_curve, val_curve;
+  read_curves(o.out_dir + "/metrics.jsonl", o.log_every, train_curve, val_curve);
   write_loss_curve_svg(o.out_dir + "/loss.svg", train_curve, val_curve, "cformer GPT training");
   out << "done: " << step << " steps in " << format_duration(s.elapsed_s) << ", final validation loss "
       << s.val_loss << " nats/token, " << static_cast<int64_t>(s.tokens_per_s) << " tokens/s; checkpoint "

@@ -2,6 +2,9 @@
 
 #include "cformer/cformer.h"
 #include "cformer/models/gpt.h"
+#include "cformer/optim.h"
+
+#include <cmath>
 
 namespace cf::models {
 namespace {
@@ -66,6 +69,43 @@ TEST(Gpt, BadInputsThrow) {
   bad.n_head = 3;
   EXPECT_THROW(Gpt(bad, 0), ValueError);
   EXPECT_THROW(GptConfig::from_json("{\"n_layer\": 2}"), FormatError);
+}
+
+}  // namespace
+}  // namespace cf::models
+
+namespace cf::models {
+namespace {
+
+TEST(Gpt, SteadyStateTrainingAllocatesNothingFromTheSystem) {
+  GptConfig c{2, 2, 32, 16, 40, 0.1, true};  // with dropout: masks are allocated every step too
+  Gpt model(c, 1);
+  model.train();
+  auto groups = optim::weight_decay_groups(model.named_parameters(), 0.1);
+  optim::AdamW opt(groups, optim::AdamOptions{1e-3, 0.9, 0.95, 1e-8, 0.1});
+  Generator g(2);
+  auto step = [&] {
+    Tensor x = randint(0, 40, Shape{4, 16}, g), y = randint(0, 40, Shape{4, 16}, g);
+    Tensor loss = model.loss(x, y);
+    opt.zero_grad();
+    loss.backward();
+    optim::clip_grad_norm_(model.parameters(), 1.0);
+    opt.step();
+  };
+  for (int i = 0; i < 3; ++i) step();
+  const uint64_t before = memory_stats().system_allocations;
+  for (int i = 0; i < 10; ++i) step();
+  EXPECT_EQ(memory_stats().system_allocations, before);
+}
+
+TEST(Gpt, WithoutBiasHasNoBiasParameters) {
+  GptConfig c{2, 2, 32, 16, 40, 0.0, false};
+  Gpt model(c, 1);
+  for (const auto& [n, p] : model.named_parameters()) EXPECT_EQ(n.find("bias"), std::string::npos) << n;
+  Tensor loss = model.loss(zeros(Shape{2, 8}, DType::i64), ones(Shape{2, 8}, DType::i64));
+  loss.backward();
+  EXPECT_TRUE(std::isfinite(loss.item()));
+  for (const auto& [n, p] : model.named_parameters()) EXPECT_TRUE(p.grad().defined()) << n;
 }
 
 }  // namespace

@@ -39,4 +39,6 @@ for s in sorted(last):
 PY
 }
 diff <(losses "$work/full/metrics.jsonl") <(losses "$work/killed/metrics.jsonl")
-echo "resume test: 100 per-step losses identical after kill -9 and --resume"
+# The loss curve of the resumed run covers the whole run, so it equals the uninterrupted one.
+cmp "$work/full/loss.svg" "$work/killed/loss.svg"
+echo "resume test: 100 per-step losses and the loss curve identical after kill -9 and --resume"
