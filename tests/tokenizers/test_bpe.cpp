@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <random>
 
 #include <nlohmann/json.hpp>
@@ -174,6 +175,58 @@ TEST(BpeTrain, ExpectedMerges) {
   EXPECT_EQ(m[2], (std::pair<std::string, std::string>{" ", "hug"}));
   EXPECT_EQ(m[3], (std::pair<std::string, std::string>{"p", "ug"}));
   EXPECT_EQ(u.encode(" hug"), (std::vector<int64_t>{u.token_to_id(" hug")}));
+}
+
+// The textbook trainer: recount every pair of every word before each merge.
+std::vector<std::pair<std::string, std::string>> naive_train(const std::vector<std::string>& texts, int merges) {
+  std::map<std::string, int64_t> counts;
+  for (const auto& t : texts)
+    for (std::string_view w : gpt2_pretokenize(t)) ++counts[std::string(w)];
+  std::vector<std::pair<std::vector<int32_t>, int64_t>> words;
+  for (const auto& [w, c] : counts) {
+    std::vector<int32_t> s;
+    for (char ch : w) s.push_back(static_cast<uint8_t>(ch));
+    words.emplace_back(s, c);
+  }
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.emplace_back(1, static_cast<char>(b));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (int m = 0; m < merges; ++m) {
+    std::map<std::pair<int32_t, int32_t>, int64_t> pc;
+    for (const auto& [s, c] : words)
+      for (size_t i = 0; i + 1 < s.size(); ++i) pc[{s[i], s[i + 1]}] += c;
+    if (pc.empty()) break;
+    auto best = pc.begin();  // std::map order: the smallest pair wins ties
+    for (auto it = pc.begin(); it != pc.end(); ++it)
+      if (it->second > best->second) best = it;
+    const auto [a, b] = best->first;
+    const std::string bytes = tokens[a] + tokens[b];
+    int32_t id = static_cast<int32_t>(std::find(tokens.begin(), tokens.end(), bytes) - tokens.begin());
+    if (id == static_cast<int32_t>(tokens.size())) tokens.push_back(bytes);
+    out.emplace_back(tokens[a], tokens[b]);
+    for (auto& [s, c] : words) {
+      std::vector<int32_t> n;
+      for (size_t i = 0; i < s.size();) {
+        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) n.push_back(id), i += 2;
+        else n.push_back(s[i++]);
+      }
+      s = n;
+    }
+  }
+  return out;
+}
+
+TEST(BpeTrain, MatchesFullRecount) {
+  std::mt19937 gen(5);
+  const std::vector<std::string> pool = {"the", " the", " cat", "s", " sat", "at", "aaa", " ab", "ba", "!",
+                                         "  ", "\n", "12", "é", "é", "\xff"};
+  std::vector<std::string> texts(20);
+  for (auto& t : texts)
+    for (int i = 0; i < 40; ++i) t += pool[gen() % pool.size()];
+  const auto want = naive_train(texts, 120);
+  const BpeTokenizer t = BpeTokenizer::train(texts, 256 + 120, {});
+  EXPECT_EQ(t.merges(), want);
+  EXPECT_GT(want.size(), 20u);
 }
 
 TEST(BpeTrain, Deterministic) {
