@@ -219,6 +219,7 @@ struct BpeTokenizer::Impl {
       CF_CHECK(e.id >= 0 && e.id <= kMaxId, FormatError, e.where, ": id ", e.id, " of token ",
                shown(e.token), " is outside [0, ", kMaxId, "]");
       auto [it, fresh] = by_id.emplace(e.id, &e);
+      CF_CHECK(!e.token.empty(), FormatError, e.where, ": empty token with id ", e.id);
       CF_CHECK(fresh, FormatError, e.where, ": duplicate id ", e.id, ": tokens ", shown(it->second->token),
                " (", it->second->where, ") and ", shown(e.token));
       CF_CHECK(by_token.emplace(e.token, static_cast<int32_t>(e.id)).second, FormatError, e.where,
@@ -342,6 +343,13 @@ std::string json_path_where(const std::string& source, const std::string& path) 
   CF_THROW(FormatError, source, ":", line_of(text, e.byte > 0 ? e.byte - 1 : 0), ": invalid JSON: ", e.what());
 }
 
+struct HfParsed {
+  std::vector<VocabEntry> vocab;
+  std::vector<MergeEntry> merges;
+  std::vector<std::pair<std::string, int64_t>> added;
+};
+HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source);
+
 }  // namespace
 
 BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& vocab_path, const std::string& merges_path) {
@@ -382,9 +390,24 @@ BpeTokenizer BpeTokenizer::from_hf_json(std::string_view text, const std::string
   } catch (const json::parse_error& e) {
     json_syntax_error(source, text, e);
   }
+  HfParsed parsed;
+  try {
+    parsed = parse_hf_json(j, source);
+  } catch (const json::exception& e) {  // a field of the wrong JSON type
+    CF_THROW(FormatError, source, ": unexpected tokenizer.json content: ", e.what());
+  }
+  BpeTokenizer t;
+  t.impl_->build(parsed.vocab, parsed.merges, parsed.added, source);
+  return t;
+}
+
+namespace {
+
+HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source) {
+  using nlohmann::json;
   CF_CHECK(j.is_object(), FormatError, source, ": a tokenizer.json must be a JSON object");
   CF_CHECK(j.contains("model") && j["model"].is_object(), FormatError, source, ": no \"model\" object");
-  const json& model = j["model"];
+  const json& model = j.at("model");
   if (model.contains("type"))
     CF_CHECK(model["type"] == "BPE", NotImplementedError, source, ": model.type ", model["type"].dump(),
              " is not supported (only \"BPE\")");
@@ -444,10 +467,10 @@ BpeTokenizer BpeTokenizer::from_hf_json(std::string_view text, const std::string
       added.emplace_back(a[i]["content"].get<std::string>(), a[i]["id"].get<int64_t>());
     }
   }
-  BpeTokenizer t;
-  t.impl_->build(vocab, merges, added, source);
-  return t;
+  return {std::move(vocab), std::move(merges), std::move(added)};
 }
+
+}  // namespace
 
 BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts, int64_t vocab_size,
                                  const std::vector<std::string>& special_tokens) {
