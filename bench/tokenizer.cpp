@@ -22,7 +22,9 @@ using json = nlohmann::json;
 
 namespace {
 
-std::string source(const std::string& rel) { return std::string(CFORMER_SOURCE_DIR) + "/" + rel; }
+std::string source(const std::string& rel) {
+  return std::string(CFORMER_SOURCE_DIR) + "/" + rel;
+}
 
 std::string read_text(const std::string& path) {
   std::vector<uint8_t> b = cf::io::read_file(path);
@@ -30,7 +32,8 @@ std::string read_text(const std::string& path) {
 }
 
 BpeTokenizer gpt2() {
-  return BpeTokenizer::from_gpt2_files(source("data/gpt2/encoder.json"), source("data/gpt2/vocab.bpe"));
+  return BpeTokenizer::from_gpt2_files(source("data/gpt2/encoder.json"),
+                                       source("data/gpt2/vocab.bpe"));
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t0) {
@@ -58,8 +61,10 @@ int main(int argc, char** argv) {
   int repeats = 3;
   int64_t train_vocab = 2000;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--repeats")) repeats = std::max(1, std::atoi(argv[i + 1]));
-    else if (!std::strcmp(argv[i], "--train-vocab")) train_vocab = std::atoll(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--repeats"))
+      repeats = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--train-vocab"))
+      train_vocab = std::atoll(argv[i + 1]);
   }
   const size_t mb = 1 << 20;
   const std::string kjv = read_text(source("data/kjv.txt"));
@@ -72,7 +77,10 @@ int main(int argc, char** argv) {
   std::mt19937 gen(42);
   for (char& c : random_bytes) c = static_cast<char>(gen());
   const std::vector<std::pair<const char*, const std::string*>> cases = {
-      {"ordinary_text", &ordinary}, {"no_spaces", &no_spaces}, {"one_char", &repeated}, {"random_bytes", &random_bytes}};
+      {"ordinary_text", &ordinary},
+      {"no_spaces", &no_spaces},
+      {"one_char", &repeated},
+      {"random_bytes", &random_bytes}};
   int failed = 0;
   for (const auto& [name, text] : cases) {
     size_t tokens = 0, half_tokens = 0;

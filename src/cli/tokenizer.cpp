@@ -21,8 +21,12 @@ void add_tokenizer(CLI::App& app, Commands& cmds) {
   };
   auto t = std::make_shared<TrainOpts>();
   CLI::App* train = tok->add_subcommand("train", "Learn a tokenizer from text files");
-  train->add_option("--type", t->type, "Tokenizer type")->capture_default_str()->check(CLI::IsMember({"bpe"}));
-  train->add_option("--vocab-size", t->vocab_size, "Vocabulary size, 256 bytes and the special tokens included")
+  train->add_option("--type", t->type, "Tokenizer type")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bpe"}));
+  train
+      ->add_option("--vocab-size", t->vocab_size,
+                   "Vocabulary size, 256 bytes and the special tokens included")
       ->required()
       ->check(cf::cli::positive());
   train->add_option("--out", t->out, "Output tokenizer.json")->required();
@@ -36,10 +40,12 @@ void add_tokenizer(CLI::App& app, Commands& cmds) {
       bytes += b.size();
       texts.emplace_back(b.begin(), b.end());
     }
-    tokenizers::BpeTokenizer bpe = tokenizers::BpeTokenizer::train(texts, t->vocab_size, t->special);
+    tokenizers::BpeTokenizer bpe =
+        tokenizers::BpeTokenizer::train(texts, t->vocab_size, t->special);
     bpe.save_hf_json(t->out);
-    std::cout << t->out << ": byte-level BPE, " << bpe.vocab_size() << " tokens (" << bpe.num_merges()
-              << " merges, " << bpe.special_tokens().size() << " special) learned from " << bytes << " bytes\n";
+    std::cout << t->out << ": byte-level BPE, " << bpe.vocab_size() << " tokens ("
+              << bpe.num_merges() << " merges, " << bpe.special_tokens().size()
+              << " special) learned from " << bytes << " bytes\n";
     if (bpe.vocab_size() < t->vocab_size)
       std::cout << "note: the text has no more pairs to merge; the vocabulary is smaller than "
                 << t->vocab_size << "\n";
@@ -52,7 +58,8 @@ void add_tokenizer(CLI::App& app, Commands& cmds) {
   };
   auto e = std::make_shared<RunOpts>();
   CLI::App* enc = tok->add_subcommand("encode", "Print the token ids of a text");
-  enc->add_option("--tokenizer", e->tokenizer, "tokenizer.json, or a directory with encoder.json + vocab.bpe")
+  enc->add_option("--tokenizer", e->tokenizer,
+                  "tokenizer.json, or a directory with encoder.json + vocab.bpe")
       ->required();
   enc->add_option("text", e->text, "The text")->required();
   cmds.entries.emplace_back(enc, [e]() {
@@ -65,7 +72,8 @@ void add_tokenizer(CLI::App& app, Commands& cmds) {
 
   auto d = std::make_shared<RunOpts>();
   CLI::App* dec = tok->add_subcommand("decode", "Print the text of token ids");
-  dec->add_option("--tokenizer", d->tokenizer, "tokenizer.json, or a directory with encoder.json + vocab.bpe")
+  dec->add_option("--tokenizer", d->tokenizer,
+                  "tokenizer.json, or a directory with encoder.json + vocab.bpe")
       ->required();
   dec->add_option("ids", d->ids, "Token ids")->required();
   cmds.entries.emplace_back(dec, [d]() {

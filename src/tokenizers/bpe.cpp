@@ -42,7 +42,8 @@ size_t line_of(std::string_view text, size_t offset) {
 // A printable form of a token for error messages.
 std::string shown(std::string_view s) {
   nlohmann::json j = std::string(s.substr(0, 60));
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + (s.size() > 60 ? "..." : "");
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+         (s.size() > 60 ? "..." : "");
 }
 
 // Parser of a flat JSON object {"token": id, ...} (encoder.json / vocab.json) that knows the
@@ -75,8 +76,14 @@ class FlatJsonParser {
         out.push_back({std::move(key), id, line});
         skip_ws();
         const char c = peek();
-        if (c == ',') { ++i_; continue; }
-        if (c == '}') { ++i_; break; }
+        if (c == ',') {
+          ++i_;
+          continue;
+        }
+        if (c == '}') {
+          ++i_;
+          break;
+        }
         fail("expected ',' or '}'");
       }
     }
@@ -87,8 +94,9 @@ class FlatJsonParser {
 
  private:
   [[noreturn]] void fail(const std::string& what) const {
-    CF_THROW(FormatError, source_, ":", line_, ": invalid vocabulary JSON: ", what,
-             i_ < s_.size() ? " at '" + std::string(1, s_[i_]) + "'" : std::string(" at end of file"));
+    CF_THROW(
+        FormatError, source_, ":", line_, ": invalid vocabulary JSON: ", what,
+        i_ < s_.size() ? " at '" + std::string(1, s_[i_]) + "'" : std::string(" at end of file"));
   }
   char peek() const { return i_ < s_.size() ? s_[i_] : '\0'; }
   void expect(char c) {
@@ -96,7 +104,8 @@ class FlatJsonParser {
     ++i_;
   }
   void skip_ws() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
+    while (i_ < s_.size() &&
+           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) {
       if (s_[i_] == '\n') ++line_;
       ++i_;
     }
@@ -107,10 +116,14 @@ class FlatJsonParser {
     for (int k = 0; k < 4; ++k) {
       const char c = s_[i_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= c - '0';
-      else if (c >= 'a' && c <= 'f') v |= c - 'a' + 10;
-      else if (c >= 'A' && c <= 'F') v |= c - 'A' + 10;
-      else fail("bad \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= c - '0';
+      else if (c >= 'a' && c <= 'f')
+        v |= c - 'a' + 10;
+      else if (c >= 'A' && c <= 'F')
+        v |= c - 'A' + 10;
+      else
+        fail("bad \\u escape");
     }
     return v;
   }
@@ -121,19 +134,41 @@ class FlatJsonParser {
       if (i_ >= s_.size()) fail("unterminated string");
       const char c = s_[i_++];
       if (c == '"') break;
-      if (static_cast<unsigned char>(c) < 0x20) { --i_; fail("control character in a string"); }
-      if (c != '\\') { out += c; continue; }
+      if (static_cast<unsigned char>(c) < 0x20) {
+        --i_;
+        fail("control character in a string");
+      }
+      if (c != '\\') {
+        out += c;
+        continue;
+      }
       if (i_ >= s_.size()) fail("unterminated string");
       const char e = s_[i_++];
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xD800 && cp <= 0xDBFF) {
@@ -148,7 +183,9 @@ class FlatJsonParser {
           unicode::append_utf8(out, cp);
           break;
         }
-        default: --i_; fail("bad escape");
+        default:
+          --i_;
+          fail("bad escape");
       }
     }
     return out;
@@ -188,12 +225,12 @@ struct MergeEntry {
 }  // namespace
 
 struct BpeTokenizer::Impl {
-  std::vector<std::string> tokens;  // id -> raw bytes
-  std::vector<uint8_t> present;     // id -> 1 when the id has a token
+  std::vector<std::string> tokens;               // id -> raw bytes
+  std::vector<uint8_t> present;                  // id -> 1 when the id has a token
   std::unordered_map<std::string, int32_t> ids;  // raw bytes -> id (ordinary tokens)
   std::array<int32_t, 256> byte_ids{};
   MergeTable merge_table;
-  std::vector<std::pair<int32_t, int32_t>> merge_list;  // rank order
+  std::vector<std::pair<int32_t, int32_t>> merge_list;    // rank order
   std::vector<std::pair<std::string, int32_t>> specials;  // id order
 
   mutable std::mutex cache_mutex;
@@ -220,8 +257,8 @@ struct BpeTokenizer::Impl {
                shown(e.token), " is outside [0, ", kMaxId, "]");
       auto [it, fresh] = by_id.emplace(e.id, &e);
       CF_CHECK(!e.token.empty(), FormatError, e.where, ": empty token with id ", e.id);
-      CF_CHECK(fresh, FormatError, e.where, ": duplicate id ", e.id, ": tokens ", shown(it->second->token),
-               " (", it->second->where, ") and ", shown(e.token));
+      CF_CHECK(fresh, FormatError, e.where, ": duplicate id ", e.id, ": tokens ",
+               shown(it->second->token), " (", it->second->where, ") and ", shown(e.token));
       CF_CHECK(by_token.emplace(e.token, static_cast<int32_t>(e.id)).second, FormatError, e.where,
                ": duplicate token ", shown(e.token));
       std::string bytes;
@@ -245,24 +282,28 @@ struct BpeTokenizer::Impl {
     for (const MergeEntry& m : merges) {
       auto find = [&by_token, &m](const std::string& t, const char* what) -> int32_t {
         auto it = by_token.find(t);
-        CF_CHECK(it != by_token.end(), FormatError, m.where, ": merge ", shown(m.left + " " + m.right),
-                 ": its ", what, " ", shown(t), " is not in the vocabulary");
+        CF_CHECK(it != by_token.end(), FormatError, m.where, ": merge ",
+                 shown(m.left + " " + m.right), ": its ", what, " ", shown(t),
+                 " is not in the vocabulary");
         return it->second;
       };
       const int32_t a = find(m.left, "left part"), b = find(m.right, "right part");
       const int32_t r = find(m.left + m.right, "result");
       const auto rank = static_cast<uint64_t>(merge_list.size());
-      CF_CHECK(merge_table.map.emplace(MergeTable::key(a, b), (rank << 32) | static_cast<uint32_t>(r)).second,
-               FormatError, m.where, ": duplicate merge ", shown(m.left + " " + m.right));
+      CF_CHECK(
+          merge_table.map.emplace(MergeTable::key(a, b), (rank << 32) | static_cast<uint32_t>(r))
+              .second,
+          FormatError, m.where, ": duplicate merge ", shown(m.left + " " + m.right));
       merge_list.emplace_back(a, b);
     }
     for (const auto& [content, id] : added) {
-      CF_CHECK(id >= 0 && id <= kMaxId, FormatError, source, ": added token ", shown(content), " has id ",
-               id, " outside [0, ", kMaxId, "]");
+      CF_CHECK(id >= 0 && id <= kMaxId, FormatError, source, ": added token ", shown(content),
+               " has id ", id, " outside [0, ", kMaxId, "]");
       CF_CHECK(!content.empty(), FormatError, source, ": added token ", id, " is empty");
-      if (static_cast<size_t>(id) >= present.size() || !present[id]) set_token(static_cast<int32_t>(id), content);
-      CF_CHECK(tokens[id] == content, FormatError, source, ": added token ", shown(content), " has id ", id,
-               ", which the vocabulary gives to ", shown(tokens[id]));
+      if (static_cast<size_t>(id) >= present.size() || !present[id])
+        set_token(static_cast<int32_t>(id), content);
+      CF_CHECK(tokens[id] == content, FormatError, source, ": added token ", shown(content),
+               " has id ", id, ", which the vocabulary gives to ", shown(tokens[id]));
       specials.emplace_back(content, static_cast<int32_t>(id));
     }
     std::sort(specials.begin(), specials.end(),
@@ -285,8 +326,10 @@ struct BpeTokenizer::Impl {
     }
     std::vector<int32_t> syms(word.size());
     for (size_t i = 0; i < word.size(); ++i) syms[i] = byte_ids[static_cast<uint8_t>(word[i])];
-    if (word.size() <= kMaxSimpleWord) bpe_merge_simple(syms, merge_table);
-    else bpe_merge_heap(syms, merge_table);
+    if (word.size() <= kMaxSimpleWord)
+      bpe_merge_simple(syms, merge_table);
+    else
+      bpe_merge_heap(syms, merge_table);
     out.insert(out.end(), syms.begin(), syms.end());
     if (cacheable) {
       std::lock_guard<std::mutex> lock(cache_mutex);
@@ -329,18 +372,22 @@ std::vector<MergeEntry> parse_merges_text(std::string_view text, const std::stri
       i = j;
     }
     const std::string where = source + ":" + std::to_string(line_no);
-    CF_CHECK(parts.size() == 2, FormatError, where, ": a merge must be two tokens separated by a space, got ",
-             parts.size(), " part(s) in ", shown(line));
+    CF_CHECK(parts.size() == 2, FormatError, where,
+             ": a merge must be two tokens separated by a space, got ", parts.size(),
+             " part(s) in ", shown(line));
     out.push_back({std::string(parts[0]), std::string(parts[1]), where});
   }
   return out;
 }
 
-std::string json_path_where(const std::string& source, const std::string& path) { return source + ": " + path; }
+std::string json_path_where(const std::string& source, const std::string& path) {
+  return source + ": " + path;
+}
 
 [[noreturn]] void json_syntax_error(const std::string& source, std::string_view text,
                                     const nlohmann::json::parse_error& e) {
-  CF_THROW(FormatError, source, ":", line_of(text, e.byte > 0 ? e.byte - 1 : 0), ": invalid JSON: ", e.what());
+  CF_THROW(FormatError, source, ":", line_of(text, e.byte > 0 ? e.byte - 1 : 0),
+           ": invalid JSON: ", e.what());
 }
 
 struct HfParsed {
@@ -352,7 +399,8 @@ HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source);
 
 }  // namespace
 
-BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& vocab_path, const std::string& merges_path) {
+BpeTokenizer BpeTokenizer::from_gpt2_files(const std::string& vocab_path,
+                                           const std::string& merges_path) {
   const std::string vtext = file_text(vocab_path);
   const std::string mtext = file_text(merges_path);
   std::vector<VocabEntry> vocab;
@@ -406,26 +454,31 @@ namespace {
 HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source) {
   using nlohmann::json;
   CF_CHECK(j.is_object(), FormatError, source, ": a tokenizer.json must be a JSON object");
-  CF_CHECK(j.contains("model") && j["model"].is_object(), FormatError, source, ": no \"model\" object");
+  CF_CHECK(j.contains("model") && j["model"].is_object(), FormatError, source,
+           ": no \"model\" object");
   const json& model = j.at("model");
   if (model.contains("type"))
-    CF_CHECK(model["type"] == "BPE", NotImplementedError, source, ": model.type ", model["type"].dump(),
-             " is not supported (only \"BPE\")");
-  auto is_empty_or_null = [](const json& v) { return v.is_null() || (v.is_string() && v.get<std::string>().empty()); };
+    CF_CHECK(model["type"] == "BPE", NotImplementedError, source, ": model.type ",
+             model["type"].dump(), " is not supported (only \"BPE\")");
+  auto is_empty_or_null = [](const json& v) {
+    return v.is_null() || (v.is_string() && v.get<std::string>().empty());
+  };
   for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix", "unk_token"})
-    CF_CHECK(!model.contains(key) || is_empty_or_null(model[key]), NotImplementedError, source, ": model.", key, " ",
-             model[key].dump(), " is not supported by the byte-level BPE");
+    CF_CHECK(!model.contains(key) || is_empty_or_null(model[key]), NotImplementedError, source,
+             ": model.", key, " ", model[key].dump(), " is not supported by the byte-level BPE");
   CF_CHECK(!model.contains("dropout") || model["dropout"].is_null() ||
                (model["dropout"].is_number() && model["dropout"].get<double>() == 0.0),
            NotImplementedError, source, ": model.dropout is not supported");
-  CF_CHECK(!model.value("byte_fallback", false), NotImplementedError, source, ": model.byte_fallback is not supported");
+  CF_CHECK(!model.value("byte_fallback", false), NotImplementedError, source,
+           ": model.byte_fallback is not supported");
   if (j.contains("pre_tokenizer") && !j["pre_tokenizer"].is_null()) {
     const json& p = j["pre_tokenizer"];
     CF_CHECK(p.is_object() && p.value("type", "") == "ByteLevel", NotImplementedError, source,
              ": pre_tokenizer ", p.dump().substr(0, 100), " is not supported (only ByteLevel)");
     CF_CHECK(!p.value("add_prefix_space", false), NotImplementedError, source,
              ": pre_tokenizer.add_prefix_space = true is not supported");
-    CF_CHECK(p.value("use_regex", true), NotImplementedError, source, ": pre_tokenizer.use_regex = false is not supported");
+    CF_CHECK(p.value("use_regex", true), NotImplementedError, source,
+             ": pre_tokenizer.use_regex = false is not supported");
   }
   CF_CHECK(!j.contains("normalizer") || j["normalizer"].is_null(), NotImplementedError, source,
            ": normalizers are not supported");
@@ -435,9 +488,10 @@ HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source) {
            ": model.merges must be an array");
   std::vector<VocabEntry> vocab;
   for (const auto& [tok, v] : model["vocab"].items()) {
-    CF_CHECK(v.is_number_integer(), FormatError, source, ": model.vocab[", shown(tok), "] must be an integer id, got ",
-             v.dump());
-    vocab.push_back({tok, v.get<int64_t>(), json_path_where(source, "model.vocab[" + shown(tok) + "]")});
+    CF_CHECK(v.is_number_integer(), FormatError, source, ": model.vocab[", shown(tok),
+             "] must be an integer id, got ", v.dump());
+    vocab.push_back(
+        {tok, v.get<int64_t>(), json_path_where(source, "model.vocab[" + shown(tok) + "]")});
   }
   std::vector<MergeEntry> merges;
   const json& jm = model["merges"];
@@ -447,12 +501,15 @@ HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source) {
     if (m.is_string()) {
       const std::string s = m.get<std::string>();
       const size_t sp = s.find(' ');
-      CF_CHECK(sp != std::string::npos && sp > 0 && sp + 1 < s.size() && s.find(' ', sp + 1) == std::string::npos,
-               FormatError, where, ": a merge must be two tokens separated by one space, got ", shown(s));
+      CF_CHECK(sp != std::string::npos && sp > 0 && sp + 1 < s.size() &&
+                   s.find(' ', sp + 1) == std::string::npos,
+               FormatError, where, ": a merge must be two tokens separated by one space, got ",
+               shown(s));
       merges.push_back({s.substr(0, sp), s.substr(sp + 1), where});
     } else {
-      CF_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), FormatError, where,
-               ": a merge must be \"left right\" or [\"left\", \"right\"], got ", m.dump().substr(0, 100));
+      CF_CHECK(m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string(), FormatError,
+               where, ": a merge must be \"left right\" or [\"left\", \"right\"], got ",
+               m.dump().substr(0, 100));
       merges.push_back({m[0].get<std::string>(), m[1].get<std::string>(), where});
     }
   }
@@ -463,7 +520,8 @@ HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source) {
     for (size_t i = 0; i < a.size(); ++i) {
       CF_CHECK(a[i].is_object() && a[i].contains("id") && a[i]["id"].is_number_integer() &&
                    a[i].contains("content") && a[i]["content"].is_string(),
-               FormatError, source, ": added_tokens[", i, "] must be {\"id\": integer, \"content\": string, ...}");
+               FormatError, source, ": added_tokens[", i,
+               "] must be {\"id\": integer, \"content\": string, ...}");
       added.emplace_back(a[i]["content"].get<std::string>(), a[i]["id"].get<int64_t>());
     }
   }
@@ -475,8 +533,9 @@ HfParsed parse_hf_json(const nlohmann::json& j, const std::string& source) {
 BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts, int64_t vocab_size,
                                  const std::vector<std::string>& special_tokens) {
   const int64_t min_size = 256 + static_cast<int64_t>(special_tokens.size());
-  CF_CHECK(vocab_size >= min_size && vocab_size <= kMaxId, ValueError, "bpe train: vocab_size must be in [",
-           min_size, ", ", kMaxId, "] (256 bytes + ", special_tokens.size(), " special tokens), got ", vocab_size);
+  CF_CHECK(vocab_size >= min_size && vocab_size <= kMaxId, ValueError,
+           "bpe train: vocab_size must be in [", min_size, ", ", kMaxId, "] (256 bytes + ",
+           special_tokens.size(), " special tokens), got ", vocab_size);
   for (size_t i = 0; i < special_tokens.size(); ++i) {
     CF_CHECK(!special_tokens[i].empty(), ValueError, "bpe train: special token ", i, " is empty");
     for (size_t k = 0; k < i; ++k)
@@ -498,7 +557,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts, int64_t 
       size_t cut = rest.size(), len = 0;
       for (const std::string& s : special_tokens) {
         const size_t f = rest.find(s);
-        if (f < cut || (f == cut && f != std::string_view::npos && s.size() > len)) cut = f, len = s.size();
+        if (f < cut || (f == cut && f != std::string_view::npos && s.size() > len))
+          cut = f, len = s.size();
       }
       for (std::string_view w : unicode::gpt2_pretokenize(rest.substr(0, cut))) ++counts[w];
       rest = cut == rest.size() ? std::string_view() : rest.substr(cut + len);
@@ -575,7 +635,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts, int64_t 
       stamp[wi] = static_cast<int32_t>(rank);
       Word& w = words[wi];
       bool has = false;
-      for (size_t i = 0; i + 1 < w.syms.size() && !has; ++i) has = w.syms[i] == a && w.syms[i + 1] == b;
+      for (size_t i = 0; i + 1 < w.syms.size() && !has; ++i)
+        has = w.syms[i] == a && w.syms[i + 1] == b;
       if (!has) continue;
       add_pairs(w, wi, -1);
       size_t out = 0;
@@ -590,7 +651,8 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts, int64_t 
       w.syms.resize(out);
       add_pairs(w, wi, 1);
       for (size_t i = 0; i + 1 < w.syms.size(); ++i)
-        if (w.syms[i] == id || w.syms[i + 1] == id) fresh.push_back(MergeTable::key(w.syms[i], w.syms[i + 1]));
+        if (w.syms[i] == id || w.syms[i + 1] == id)
+          fresh.push_back(MergeTable::key(w.syms[i], w.syms[i + 1]));
     }
     pair_count.erase(k);
     std::sort(fresh.begin(), fresh.end());
@@ -607,7 +669,8 @@ int64_t BpeTokenizer::add_special_token(const std::string& text) {
   for (size_t i = 0; i < text.size();) {
     uint32_t cp;
     const int len = unicode::decode_utf8(text, i, cp);
-    CF_CHECK(cp != 0xFFFFFFFFu, ValueError, "bpe: special token ", shown(text), " is not valid UTF-8 (byte ", i, ")");
+    CF_CHECK(cp != 0xFFFFFFFFu, ValueError, "bpe: special token ", shown(text),
+             " is not valid UTF-8 (byte ", i, ")");
     i += len;
   }
   Impl& im = *impl_;
@@ -638,16 +701,19 @@ std::vector<int64_t> BpeTokenizer::encode(std::string_view text) const {
   if (im.specials.empty()) return encode_ordinary(text);
   std::vector<int64_t> out;
   out.reserve(text.size() / 3);
-  std::vector<size_t> next(im.specials.size(), 0);  // next occurrence of each special at or after pos
+  std::vector<size_t> next(im.specials.size(),
+                           0);  // next occurrence of each special at or after pos
   for (size_t k = 0; k < next.size(); ++k) next[k] = text.find(im.specials[k].first);
   size_t pos = 0;
   while (pos < text.size()) {
     size_t best = std::string_view::npos, best_len = 0;
     int32_t best_id = -1;
     for (size_t k = 0; k < next.size(); ++k) {
-      if (next[k] != std::string_view::npos && next[k] < pos) next[k] = text.find(im.specials[k].first, pos);
+      if (next[k] != std::string_view::npos && next[k] < pos)
+        next[k] = text.find(im.specials[k].first, pos);
       const size_t len = im.specials[k].first.size();
-      if (next[k] < best || (next[k] == best && next[k] != std::string_view::npos && len > best_len)) {
+      if (next[k] < best ||
+          (next[k] == best && next[k] != std::string_view::npos && len > best_len)) {
         best = next[k];
         best_len = len;
         best_id = im.specials[k].second;
@@ -675,8 +741,12 @@ std::string BpeTokenizer::decode(const std::vector<int64_t>& ids) const {
   return out;
 }
 
-int64_t BpeTokenizer::vocab_size() const { return static_cast<int64_t>(impl_->tokens.size()); }
-int64_t BpeTokenizer::num_merges() const { return static_cast<int64_t>(impl_->merge_list.size()); }
+int64_t BpeTokenizer::vocab_size() const {
+  return static_cast<int64_t>(impl_->tokens.size());
+}
+int64_t BpeTokenizer::num_merges() const {
+  return static_cast<int64_t>(impl_->merge_list.size());
+}
 
 std::vector<std::pair<std::string, std::string>> BpeTokenizer::merges() const {
   std::vector<std::pair<std::string, std::string>> out;
@@ -693,8 +763,8 @@ int64_t BpeTokenizer::token_to_id(std::string_view bytes) const {
 }
 
 std::string BpeTokenizer::id_to_token(int64_t id) const {
-  CF_CHECK(id >= 0 && static_cast<size_t>(id) < impl_->present.size() && impl_->present[id], IndexError,
-           "bpe: token id ", id, " is not in the vocabulary (size ", vocab_size(), ")");
+  CF_CHECK(id >= 0 && static_cast<size_t>(id) < impl_->present.size() && impl_->present[id],
+           IndexError, "bpe: token id ", id, " is not in the vocabulary (size ", vocab_size(), ")");
   return impl_->tokens[id];
 }
 
@@ -706,25 +776,30 @@ namespace {
 
 // The vocabulary in file notation, in id order: ordinary tokens byte-level, special tokens raw
 // (skipped when that text is already an ordinary token's key).
-nlohmann::ordered_json vocab_json(const std::vector<std::string>& tokens, const std::vector<uint8_t>& present,
-                                  const std::vector<std::pair<std::string, int32_t>>& specials, bool raw_specials) {
+nlohmann::ordered_json vocab_json(const std::vector<std::string>& tokens,
+                                  const std::vector<uint8_t>& present,
+                                  const std::vector<std::pair<std::string, int32_t>>& specials,
+                                  bool raw_specials) {
   std::vector<int8_t> special(tokens.size(), 0);
   for (const auto& [s, id] : specials) special[id] = 1;
   nlohmann::ordered_json v = nlohmann::ordered_json::object();
   for (size_t id = 0; id < tokens.size(); ++id) {
     if (!present[id]) continue;
-    std::string key = special[id] && raw_specials ? tokens[id] : unicode::bytes_to_byte_level(tokens[id]);
+    std::string key =
+        special[id] && raw_specials ? tokens[id] : unicode::bytes_to_byte_level(tokens[id]);
     if (!v.contains(key)) v[key] = id;
   }
   return v;
 }
 
 std::string merges_line(const std::vector<std::string>& tokens, std::pair<int32_t, int32_t> m) {
-  return unicode::bytes_to_byte_level(tokens[m.first]) + " " + unicode::bytes_to_byte_level(tokens[m.second]);
+  return unicode::bytes_to_byte_level(tokens[m.first]) + " " +
+         unicode::bytes_to_byte_level(tokens[m.second]);
 }
 
 void write_text(const std::string& path, const std::string& text) {
-  io::write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  io::write_file_atomic(
+      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 }  // namespace
@@ -734,12 +809,20 @@ std::string BpeTokenizer::to_hf_json() const {
   const Impl& im = *impl_;
   ordered_json added = ordered_json::array();
   for (const auto& [s, id] : im.specials)
-    added.push_back({{"id", id}, {"content", s}, {"single_word", false}, {"lstrip", false},
-                     {"rstrip", false}, {"normalized", false}, {"special", true}});
+    added.push_back({{"id", id},
+                     {"content", s},
+                     {"single_word", false},
+                     {"lstrip", false},
+                     {"rstrip", false},
+                     {"normalized", false},
+                     {"special", true}});
   ordered_json merges = ordered_json::array();
   for (const auto& m : im.merge_list) merges.push_back(merges_line(im.tokens, m));
   auto byte_level = [](bool prefix, bool trim) {
-    return ordered_json{{"type", "ByteLevel"}, {"add_prefix_space", prefix}, {"trim_offsets", trim}, {"use_regex", true}};
+    return ordered_json{{"type", "ByteLevel"},
+                        {"add_prefix_space", prefix},
+                        {"trim_offsets", trim},
+                        {"use_regex", true}};
   };
   ordered_json j = {{"version", "1.0"},
                     {"truncation", nullptr},
@@ -762,9 +845,12 @@ std::string BpeTokenizer::to_hf_json() const {
   return j.dump(2, ' ', false, nlohmann::json::error_handler_t::strict);
 }
 
-void BpeTokenizer::save_hf_json(const std::string& path) const { write_text(path, to_hf_json()); }
+void BpeTokenizer::save_hf_json(const std::string& path) const {
+  write_text(path, to_hf_json());
+}
 
-void BpeTokenizer::save_gpt2_files(const std::string& vocab_path, const std::string& merges_path) const {
+void BpeTokenizer::save_gpt2_files(const std::string& vocab_path,
+                                   const std::string& merges_path) const {
   const Impl& im = *impl_;
   write_text(vocab_path, vocab_json(im.tokens, im.present, im.specials, false).dump());
   std::string m = "#version: 0.2\n";

@@ -10,7 +10,8 @@ struct Range {
   uint32_t first, last;
   CharClass cls;
 };
-constexpr CharClass kLetter = CharClass::Letter, kNumber = CharClass::Number, kSpace = CharClass::Space;
+constexpr CharClass kLetter = CharClass::Letter, kNumber = CharClass::Number,
+                    kSpace = CharClass::Space;
 constexpr Range kRanges[] = {
 #include "tokenizers/unicode_tables.inc"
 };
@@ -30,7 +31,8 @@ constexpr bool is_direct_byte(uint32_t b) {
 constexpr std::array<uint16_t, 256> byte_table() {
   std::array<uint16_t, 256> t{};
   uint16_t n = 0;
-  for (uint32_t b = 0; b < 256; ++b) t[b] = is_direct_byte(b) ? static_cast<uint16_t>(b) : 256 + n++;
+  for (uint32_t b = 0; b < 256; ++b)
+    t[b] = is_direct_byte(b) ? static_cast<uint16_t>(b) : 256 + n++;
   return t;
 }
 constexpr std::array<uint16_t, 256> kByteToCp = byte_table();
@@ -68,10 +70,14 @@ int decode_utf8(std::string_view s, size_t i, uint32_t& cp) {
   }
   int len;
   uint32_t v, min;
-  if ((c & 0xE0) == 0xC0) len = 2, v = c & 0x1F, min = 0x80;
-  else if ((c & 0xF0) == 0xE0) len = 3, v = c & 0x0F, min = 0x800;
-  else if ((c & 0xF8) == 0xF0) len = 4, v = c & 0x07, min = 0x10000;
-  else return 1;
+  if ((c & 0xE0) == 0xC0)
+    len = 2, v = c & 0x1F, min = 0x80;
+  else if ((c & 0xF0) == 0xE0)
+    len = 3, v = c & 0x0F, min = 0x800;
+  else if ((c & 0xF8) == 0xF0)
+    len = 4, v = c & 0x07, min = 0x10000;
+  else
+    return 1;
   if (i + len > n) return 1;
   for (int k = 1; k < len; ++k) {
     if ((p[i + k] & 0xC0) != 0x80) return 1;
@@ -131,9 +137,12 @@ std::vector<std::string_view> gpt2_pretokenize(std::string_view text) {
     size_t end = 0;
     if (cp == '\'' && i + 1 < n) {  // 's|'t|'re|'ve|'m|'ll|'d
       const char a = text[i + 1], b = i + 2 < n ? text[i + 2] : '\0';
-      if (a == 's' || a == 't' || a == 'm' || a == 'd') end = i + 2;
-      else if ((a == 'r' || a == 'v') && b == 'e') end = i + 3;
-      else if (a == 'l' && b == 'l') end = i + 3;
+      if (a == 's' || a == 't' || a == 'm' || a == 'd')
+        end = i + 2;
+      else if ((a == 'r' || a == 'v') && b == 'e')
+        end = i + 3;
+      else if (a == 'l' && b == 'l')
+        end = i + 3;
     }
     if (end == 0) {
       size_t start = i;
@@ -170,7 +179,9 @@ std::vector<std::string_view> gpt2_pretokenize(std::string_view text) {
   return out;
 }
 
-uint32_t byte_to_code_point(uint8_t b) { return kByteToCp[b]; }
+uint32_t byte_to_code_point(uint8_t b) {
+  return kByteToCp[b];
+}
 
 std::string bytes_to_byte_level(std::string_view bytes) {
   std::string out;

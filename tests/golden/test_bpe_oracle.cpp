@@ -20,7 +20,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path gpt2_dir() { return fs::path(CFORMER_SOURCE_DIR) / "data" / "gpt2"; }
+fs::path gpt2_dir() {
+  return fs::path(CFORMER_SOURCE_DIR) / "data" / "gpt2";
+}
 
 std::string read_all(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -31,12 +33,14 @@ std::string read_all(const fs::path& p) {
 
 // Runs the JS oracle on texts; returns its ids per text.
 std::vector<std::vector<int64_t>> oracle(const std::vector<std::string>& texts) {
-  const fs::path dir = fs::temp_directory_path() / ("cformer_bpe_oracle_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("cformer_bpe_oracle_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path in = dir / "in.json", out = dir / "out.json";
   std::ofstream(in, std::ios::binary) << nlohmann::json(texts).dump();
-  const std::string cmd = "node '" + (fs::path(CFORMER_SOURCE_DIR) / "tools/golden/bpe_oracle.js").string() +
-                          "' '" + gpt2_dir().string() + "' '" + in.string() + "' > '" + out.string() + "'";
+  const std::string cmd =
+      "node '" + (fs::path(CFORMER_SOURCE_DIR) / "tools/golden/bpe_oracle.js").string() + "' '" +
+      gpt2_dir().string() + "' '" + in.string() + "' > '" + out.string() + "'";
   const int rc = std::system(cmd.c_str());
   EXPECT_EQ(rc, 0) << "the oracle failed: " << cmd;
   std::vector<std::vector<int64_t>> ids;
@@ -47,9 +51,12 @@ std::vector<std::vector<int64_t>> oracle(const std::vector<std::string>& texts) 
 
 BpeTokenizer gpt2() {
   const fs::path dir = gpt2_dir();
-  if (!fs::exists(dir / "encoder.json") || !fs::exists(dir / "vocab.bpe") || !fs::exists(dir / "Encoder.js"))
-    ADD_FAILURE() << dir << " lacks encoder.json, vocab.bpe or Encoder.js: run scripts/prepare_data.sh";
-  return BpeTokenizer::from_gpt2_files((dir / "encoder.json").string(), (dir / "vocab.bpe").string());
+  if (!fs::exists(dir / "encoder.json") || !fs::exists(dir / "vocab.bpe") ||
+      !fs::exists(dir / "Encoder.js"))
+    ADD_FAILURE() << dir
+                  << " lacks encoder.json, vocab.bpe or Encoder.js: run scripts/prepare_data.sh";
+  return BpeTokenizer::from_gpt2_files((dir / "encoder.json").string(),
+                                       (dir / "vocab.bpe").string());
 }
 
 void expect_same(const BpeTokenizer& tok, const std::vector<std::string>& texts) {
@@ -62,9 +69,9 @@ void expect_same(const BpeTokenizer& tok, const std::vector<std::string>& texts)
       size_t k = 0;
       while (k < got.size() && k < want[i].size() && got[k] == want[i][k]) ++k;
       ADD_FAILURE() << "text " << i << " (" << nlohmann::json(texts[i].substr(0, 80)).dump()
-                    << "): ids differ first at token " << k << " of " << want[i].size() << ": cformer "
-                    << (k < got.size() ? std::to_string(got[k]) : "end") << ", oracle "
-                    << (k < want[i].size() ? std::to_string(want[i][k]) : "end");
+                    << "): ids differ first at token " << k << " of " << want[i].size()
+                    << ": cformer " << (k < got.size() ? std::to_string(got[k]) : "end")
+                    << ", oracle " << (k < want[i].size() ? std::to_string(want[i][k]) : "end");
     }
     EXPECT_EQ(tok.decode(got), texts[i]) << "text " << i;
   }
@@ -93,26 +100,97 @@ TEST(BpeOracle, KjvFirst200KB) {
 
 TEST(BpeOracle, VariedStrings) {
   std::vector<std::string> texts = {
-      "Hello world", " The quick brown fox", "naïve café 🤖", "", " ", "  ", "\n", "\n\n", " \n ",
-      "a  b", "a   b", "a\t\tb", "a \n b", "end  ", "trailing\n", "   leading", "\r\n\r\n",
-      "I'm you're we've they'll she'd it's don't", "I'M YOU'RE IT'S", "'s", "''s", "'''", "' s",
-      "rock'n'roll", "o'clock", "x'll'd've're", "'", " '", "'re'", "'ll.", "’s fancy’re",
-      "12345", "1,234,567.89", "3.14159", " 42", "2024-01-01", "10e-5", "x1y2z3", "٣٤٥ ½ ² Ⅻ",
-      "Hello, World!!!", "...", " ...", "?!?!", "(a) [b] {c}", "#include <stdio.h>", "a->b && c||d",
-      "e-mail: someone@example.com", "https://example.com/path?q=1&r=2#frag", "$100 (USD) 50%",
-      "Ünïcödé äöü ß ÄÖÜ", "Crème brûlée", "São Paulo", "Ελληνικά κείμενα", "Русский текст здесь",
-      "עברית", "العربية", "हिन्दी", "中文文本测试", "日本語のテキスト", "한국어 텍스트", "ไทย",
-      "emoji 😀😃😄 👍🏽 🇺🇸 👨‍👩‍👧", "🤖🤖🤖", " 🤖", "tab\tseparated\tvalues", "line1\nline2\n\nline4",
-      "    indented code\n        more", "NBSP\u00a0here", "ideographic\u3000space", "thin\u2009space",
-      "zero\u200bwidth", "combining e\u0301 a\u0308", "math ∑∫√∞ ≠ ≤", "arrows ← → ↑ ↓", "©®™",
-      "mixed123abc456", "ALLCAPS lowercase CamelCase snake_case", "a_b__c___d", "\"quoted\" 'single'",
-      "semi;colon:colon", "back\\slash", "~`!@#$%^&*()_+-=", "<|endoftext|>", "<|endoftext|> after",
+      "Hello world",
+      " The quick brown fox",
+      "naïve café 🤖",
+      "",
+      " ",
+      "  ",
+      "\n",
+      "\n\n",
+      " \n ",
+      "a  b",
+      "a   b",
+      "a\t\tb",
+      "a \n b",
+      "end  ",
+      "trailing\n",
+      "   leading",
+      "\r\n\r\n",
+      "I'm you're we've they'll she'd it's don't",
+      "I'M YOU'RE IT'S",
+      "'s",
+      "''s",
+      "'''",
+      "' s",
+      "rock'n'roll",
+      "o'clock",
+      "x'll'd've're",
+      "'",
+      " '",
+      "'re'",
+      "'ll.",
+      "’s fancy’re",
+      "12345",
+      "1,234,567.89",
+      "3.14159",
+      " 42",
+      "2024-01-01",
+      "10e-5",
+      "x1y2z3",
+      "٣٤٥ ½ ² Ⅻ",
+      "Hello, World!!!",
+      "...",
+      " ...",
+      "?!?!",
+      "(a) [b] {c}",
+      "#include <stdio.h>",
+      "a->b && c||d",
+      "e-mail: someone@example.com",
+      "https://example.com/path?q=1&r=2#frag",
+      "$100 (USD) 50%",
+      "Ünïcödé äöü ß ÄÖÜ",
+      "Crème brûlée",
+      "São Paulo",
+      "Ελληνικά κείμενα",
+      "Русский текст здесь",
+      "עברית",
+      "العربية",
+      "हिन्दी",
+      "中文文本测试",
+      "日本語のテキスト",
+      "한국어 텍스트",
+      "ไทย",
+      "emoji 😀😃😄 👍🏽 🇺🇸 👨‍👩‍👧",
+      "🤖🤖🤖",
+      " 🤖",
+      "tab\tseparated\tvalues",
+      "line1\nline2\n\nline4",
+      "    indented code\n        more",
+      "NBSP\u00a0here",
+      "ideographic\u3000space",
+      "thin\u2009space",
+      "zero\u200bwidth",
+      "combining e\u0301 a\u0308",
+      "math ∑∫√∞ ≠ ≤",
+      "arrows ← → ↑ ↓",
+      "©®™",
+      "mixed123abc456",
+      "ALLCAPS lowercase CamelCase snake_case",
+      "a_b__c___d",
+      "\"quoted\" 'single'",
+      "semi;colon:colon",
+      "back\\slash",
+      "~`!@#$%^&*()_+-=",
+      "<|endoftext|>",
+      "<|endoftext|> after",
   };
   // Generated strings: words from a fixed pool joined by random separators.
   const std::vector<std::string> pool = {
-      "the", "The", " of", "and", "'s", "'ll", "don't", "123", "4567", "3.5", "café", "naïve", "東京",
-      "🤖", "😀", "!!", "...", ",", "-", "  ", "\n", "\t", " ", "   ", "Ωmega", "x", "ÿ", "ﬁ", "ǅ",
-      "ⅷ", "٣", "①", "abc'def", "e\u0301", "\u00a0", "\u2003",
+      "the", "The",  " of",   "and",  "'s",   "'ll",     "don't",   "123",    "4567",
+      "3.5", "café", "naïve", "東京", "🤖", "😀",       "!!",      "...",    ",",
+      "-",   "  ",   "\n",    "\t",   " ",    "   ",     "Ωmega",   "x",      "ÿ",
+      "ﬁ",   "ǅ",    "ⅷ",     "٣",    "①",    "abc'def", "e\u0301", "\u00a0", "\u2003",
   };
   std::mt19937 gen(1234);  // fixed seed: the strings are the same every run
   for (int i = 0; i < 300; ++i) {

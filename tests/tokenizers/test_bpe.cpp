@@ -31,8 +31,8 @@ Pieces split(std::string_view text) {
 
 TEST(BpePretokenize, Contractions) {
   EXPECT_EQ(split("I'm you're it's we've they'll she'd don't"),
-            (Pieces{"I", "'m", " you", "'re", " it", "'s", " we", "'ve", " they", "'ll", " she", "'d",
-                    " don", "'t"}));
+            (Pieces{"I", "'m", " you", "'re", " it", "'s", " we", "'ve", " they", "'ll", " she",
+                    "'d", " don", "'t"}));
   // Case-sensitive, as GPT-2's regex: 'S is not a contraction.
   EXPECT_EQ(split("IT'S"), (Pieces{"IT", "'", "S"}));
   // A run of punctuation takes the apostrophe before the letters.
@@ -75,7 +75,9 @@ TEST(BpePretokenize, EmojiAndInvalidUtf8) {
   EXPECT_EQ(split("hi 🤖🤖!"), (Pieces{"hi", " 🤖🤖!"}));
   EXPECT_EQ(split("👍🏽"), (Pieces{"👍🏽"}));
   // Invalid bytes are characters of class Other: they join punctuation runs, split letters.
-  EXPECT_EQ(split("ab\xff\xfe" "cd"), (Pieces{"ab", "\xff\xfe", "cd"}));
+  EXPECT_EQ(split("ab\xff\xfe"
+                  "cd"),
+            (Pieces{"ab", "\xff\xfe", "cd"}));
   EXPECT_EQ(split(" \xc3"), (Pieces{" \xc3"}));  // truncated sequence
   EXPECT_EQ(split("\xe2\x82 x"), (Pieces{"\xe2\x82", " x"}));
   EXPECT_EQ(split("\xed\xa0\x80"), (Pieces{"\xed\xa0\x80"}));  // a surrogate is invalid
@@ -98,7 +100,7 @@ TEST(BpePretokenize, PiecesConcatenateToAnyInput) {
 
 TEST(BpeUnicode, ByteAlphabet) {
   EXPECT_EQ(unicode::byte_to_code_point('!'), uint32_t{'!'});
-  EXPECT_EQ(unicode::byte_to_code_point(' '), 0x120u);  // 'Ġ'
+  EXPECT_EQ(unicode::byte_to_code_point(' '), 0x120u);   // 'Ġ'
   EXPECT_EQ(unicode::byte_to_code_point('\n'), 0x10Au);  // 'Ċ'
   EXPECT_EQ(unicode::byte_to_code_point(0xAD), 0x143u);
   std::string all;
@@ -115,9 +117,11 @@ MergeTable random_table(std::mt19937& gen, int symbols, int merges) {
   MergeTable t;
   int next_id = symbols;
   for (int r = 0; r < merges; ++r) {
-    const int32_t a = static_cast<int32_t>(gen() % next_id), b = static_cast<int32_t>(gen() % next_id);
+    const int32_t a = static_cast<int32_t>(gen() % next_id),
+                  b = static_cast<int32_t>(gen() % next_id);
     if (t.map.count(MergeTable::key(a, b))) continue;
-    t.map.emplace(MergeTable::key(a, b), (static_cast<uint64_t>(r) << 32) | static_cast<uint32_t>(next_id++));
+    t.map.emplace(MergeTable::key(a, b),
+                  (static_cast<uint64_t>(r) << 32) | static_cast<uint32_t>(next_id++));
   }
   return t;
 }
@@ -155,22 +159,24 @@ TEST(BpeMerge, OverlappingPairsMergeLeftToRight) {
 }
 
 BpeTokenizer small_trained() {
-  return BpeTokenizer::train({"the cat sat on the mat with the hat", "that thing there", "aaaa bbbb"}, 300,
-                             {"<|endoftext|>", "<pad>"});
+  return BpeTokenizer::train(
+      {"the cat sat on the mat with the hat", "that thing there", "aaaa bbbb"}, 300,
+      {"<|endoftext|>", "<pad>"});
 }
 
 TEST(BpeTrain, ExpectedMerges) {
   // One word "aaabdaaabac": (a,a) x4 first; then (a,b) and (aa,a) tie at 2 and the smaller id
   // pair (97, 98) wins; then (aa, ab).
   BpeTokenizer t = BpeTokenizer::train({"aaabdaaabac"}, 259, {});
-  EXPECT_EQ(t.merges(), (std::vector<std::pair<std::string, std::string>>{{"a", "a"}, {"a", "b"}, {"aa", "ab"}}));
+  EXPECT_EQ(t.merges(), (std::vector<std::pair<std::string, std::string>>{
+                            {"a", "a"}, {"a", "b"}, {"aa", "ab"}}));
   EXPECT_EQ(t.vocab_size(), 259);
   EXPECT_EQ(t.encode("aaabdaaabac"), (std::vector<int64_t>{258, 'd', 258, 'a', 'c'}));
   // Counts add across texts and words; words never merge across the pre-tokenizer's pieces.
   BpeTokenizer u = BpeTokenizer::train({"hug hug", "pug hug"}, 260, {});
   const auto m = u.merges();
   ASSERT_EQ(m.size(), 4u);
-  EXPECT_EQ(m[0], (std::pair<std::string, std::string>{"u", "g"}));  // 4 times
+  EXPECT_EQ(m[0], (std::pair<std::string, std::string>{"u", "g"}));   // 4 times
   EXPECT_EQ(m[1], (std::pair<std::string, std::string>{"h", "ug"}));  // 3, beats (" ", "h") 2
   EXPECT_EQ(m[2], (std::pair<std::string, std::string>{" ", "hug"}));
   EXPECT_EQ(m[3], (std::pair<std::string, std::string>{"p", "ug"}));
@@ -178,7 +184,8 @@ TEST(BpeTrain, ExpectedMerges) {
 }
 
 // The textbook trainer: recount every pair of every word before each merge.
-std::vector<std::pair<std::string, std::string>> naive_train(const std::vector<std::string>& texts, int merges) {
+std::vector<std::pair<std::string, std::string>> naive_train(const std::vector<std::string>& texts,
+                                                             int merges) {
   std::map<std::string, int64_t> counts;
   for (const auto& t : texts)
     for (std::string_view w : gpt2_pretokenize(t)) ++counts[std::string(w)];
@@ -201,14 +208,17 @@ std::vector<std::pair<std::string, std::string>> naive_train(const std::vector<s
       if (it->second > best->second) best = it;
     const auto [a, b] = best->first;
     const std::string bytes = tokens[a] + tokens[b];
-    int32_t id = static_cast<int32_t>(std::find(tokens.begin(), tokens.end(), bytes) - tokens.begin());
+    int32_t id =
+        static_cast<int32_t>(std::find(tokens.begin(), tokens.end(), bytes) - tokens.begin());
     if (id == static_cast<int32_t>(tokens.size())) tokens.push_back(bytes);
     out.emplace_back(tokens[a], tokens[b]);
     for (auto& [s, c] : words) {
       std::vector<int32_t> n;
       for (size_t i = 0; i < s.size();) {
-        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b) n.push_back(id), i += 2;
-        else n.push_back(s[i++]);
+        if (i + 1 < s.size() && s[i] == a && s[i + 1] == b)
+          n.push_back(id), i += 2;
+        else
+          n.push_back(s[i++]);
       }
       s = n;
     }
@@ -218,8 +228,8 @@ std::vector<std::pair<std::string, std::string>> naive_train(const std::vector<s
 
 TEST(BpeTrain, MatchesFullRecount) {
   std::mt19937 gen(5);
-  const std::vector<std::string> pool = {"the", " the", " cat", "s", " sat", "at", "aaa", " ab", "ba", "!",
-                                         "  ", "\n", "12", "é", "é", "\xff"};
+  const std::vector<std::string> pool = {"the", " the", " cat", "s",  " sat", "at", "aaa", " ab",
+                                         "ba",  "!",    "  ",   "\n", "12",   "é",  "é",   "\xff"};
   std::vector<std::string> texts(20);
   for (auto& t : texts)
     for (int i = 0; i < 40; ++i) t += pool[gen() % pool.size()];
@@ -230,9 +240,11 @@ TEST(BpeTrain, MatchesFullRecount) {
 }
 
 TEST(BpeTrain, Deterministic) {
-  const std::vector<std::string> texts = {"the quick brown fox jumps over the lazy dog again and again",
-                                          "lorem ipsum dolor sit amet, consectetur adipiscing elit"};
-  EXPECT_EQ(BpeTokenizer::train(texts, 320, {}).to_hf_json(), BpeTokenizer::train(texts, 320, {}).to_hf_json());
+  const std::vector<std::string> texts = {
+      "the quick brown fox jumps over the lazy dog again and again",
+      "lorem ipsum dolor sit amet, consectetur adipiscing elit"};
+  EXPECT_EQ(BpeTokenizer::train(texts, 320, {}).to_hf_json(),
+            BpeTokenizer::train(texts, 320, {}).to_hf_json());
 }
 
 TEST(BpeTrain, StopsWhenNothingIsLeftToMerge) {
@@ -260,7 +272,8 @@ TEST(BpeEncode, RoundTripsRandomBytes) {
   std::mt19937 gen(3);
   for (int i = 0; i < 300; ++i) {
     std::string s(gen() % 200, '\0');
-    for (char& c : s) c = static_cast<char>(gen() % 3 == 0 ? "the cat <|endoftext|>"[gen() % 21] : gen());
+    for (char& c : s)
+      c = static_cast<char>(gen() % 3 == 0 ? "the cat <|endoftext|>"[gen() % 21] : gen());
     const auto ids = t.encode(s);
     ASSERT_EQ(t.decode(ids), s) << "case " << i;
     ASSERT_EQ(t.decode(t.encode_ordinary(s)), s) << "case " << i;
@@ -297,13 +310,16 @@ TEST(BpeEncode, SpecialTokens) {
 }
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("cformer_test_bpe_" + name + "_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("cformer_test_bpe_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
 }
 
-void write(const fs::path& p, const std::string& s) { std::ofstream(p, std::ios::binary) << s; }
+void write(const fs::path& p, const std::string& s) {
+  std::ofstream(p, std::ios::binary) << s;
+}
 
 TEST(BpeFiles, HfJsonRoundTrip) {
   BpeTokenizer t = small_trained();
@@ -355,7 +371,8 @@ std::string byte_vocab_entries() {
 }
 
 template <class Err>
-void expect_load_error(const std::string& vocab, const std::string& merges, const std::string& needle) {
+void expect_load_error(const std::string& vocab, const std::string& merges,
+                       const std::string& needle) {
   const fs::path d = temp_dir("bad");
   write(d / "encoder.json", vocab);
   write(d / "vocab.bpe", merges);
@@ -378,7 +395,8 @@ TEST(BpeFiles, Gpt2FileErrors) {
     EXPECT_EQ(BpeTokenizer::load(d.string()).encode("abc"), (std::vector<int64_t>{257}));
     fs::remove_all(d);
   }
-  expect_load_error<FormatError>("{\n\"a\": 1,\n\"b\" 2}", ok_merges, "encoder.json:3: invalid vocabulary JSON");
+  expect_load_error<FormatError>("{\n\"a\": 1,\n\"b\" 2}", ok_merges,
+                                 "encoder.json:3: invalid vocabulary JSON");
   expect_load_error<FormatError>("{\"a\": 1,", ok_merges, "encoder.json:1:");
   expect_load_error<FormatError>("[1, 2]", ok_merges, "expected '{'");
   expect_load_error<FormatError>("{\"a\": -1}", ok_merges, "must be a non-negative integer");
@@ -386,14 +404,19 @@ TEST(BpeFiles, Gpt2FileErrors) {
   expect_load_error<FormatError>("{\"\\ud800\": 1}", ok_merges, "lone surrogate");
   expect_load_error<FormatError>("{\n" + byte_vocab_entries() + "\"ab\": 5\n}", ok_merges,
                                  "encoder.json:258: duplicate id 5");
-  expect_load_error<FormatError>("{\n" + byte_vocab_entries() + "\"a\": 256\n}", ok_merges, "duplicate token");
+  expect_load_error<FormatError>("{\n" + byte_vocab_entries() + "\"a\": 256\n}", ok_merges,
+                                 "duplicate token");
   expect_load_error<FormatError>("{\n" + byte_vocab_entries() + "\"a b\": 256\n}", ok_merges,
                                  "encoder.json:258: token \"a b\" holds a character outside");
   expect_load_error<FormatError>("{\"a\": 0}", ok_merges, "lacks the token of byte 0x00");
-  expect_load_error<FormatError>(ok_vocab, "#version: 0.2\na b\nabc\n", "vocab.bpe:3: a merge must be two tokens");
-  expect_load_error<FormatError>(ok_vocab, "#version: 0.2\na b c\n", "vocab.bpe:2: a merge must be two tokens");
-  expect_load_error<FormatError>(ok_vocab, "#version: 0.2\na b\nb c\n", "vocab.bpe:3: merge \"b c\": its result");
-  expect_load_error<FormatError>(ok_vocab, "a b\nab Ω\n", "vocab.bpe:2: merge \"ab Ω\": its right part");
+  expect_load_error<FormatError>(ok_vocab, "#version: 0.2\na b\nabc\n",
+                                 "vocab.bpe:3: a merge must be two tokens");
+  expect_load_error<FormatError>(ok_vocab, "#version: 0.2\na b c\n",
+                                 "vocab.bpe:2: a merge must be two tokens");
+  expect_load_error<FormatError>(ok_vocab, "#version: 0.2\na b\nb c\n",
+                                 "vocab.bpe:3: merge \"b c\": its result");
+  expect_load_error<FormatError>(ok_vocab, "a b\nab Ω\n",
+                                 "vocab.bpe:2: merge \"ab Ω\": its right part");
   expect_load_error<FormatError>(ok_vocab, "a b\na b\n", "vocab.bpe:2: duplicate merge");
   const fs::path d = temp_dir("missing");
   EXPECT_THROW(BpeTokenizer::load(d.string()), IoError);
@@ -420,23 +443,39 @@ TEST(BpeFiles, HfJsonErrors) {
     f(k);
     return k.dump();
   };
-  expect(with([](auto& k) { k["model"]["type"] = "WordPiece"; }), "model.type \"WordPiece\" is not supported");
-  expect(with([](auto& k) { k["model"]["vocab"] = nlohmann::json::array(); }), "model.vocab must be an object");
-  expect(with([](auto& k) { k["model"]["vocab"]["zz"] = "x"; }), "model.vocab[\"zz\"] must be an integer");
+  expect(with([](auto& k) { k["model"]["type"] = "WordPiece"; }),
+         "model.type \"WordPiece\" is not supported");
+  expect(with([](auto& k) { k["model"]["vocab"] = nlohmann::json::array(); }),
+         "model.vocab must be an object");
+  expect(with([](auto& k) { k["model"]["vocab"]["zz"] = "x"; }),
+         "model.vocab[\"zz\"] must be an integer");
   expect(with([](auto& k) { k["model"]["merges"] = 3; }), "model.merges must be an array");
-  expect(with([](auto& k) { k["model"]["merges"][1] = "ab"; }), "model.merges[1]: a merge must be two tokens");
-  expect(with([](auto& k) { k["model"]["merges"][1] = nlohmann::json::array({1, 2}); }), "model.merges[1]: a merge");
-  expect(with([](auto& k) { k["model"]["merges"].push_back("Ω Ω"); }), "its left part \"Ω\" is not in the vocabulary");
+  expect(with([](auto& k) { k["model"]["merges"][1] = "ab"; }),
+         "model.merges[1]: a merge must be two tokens");
+  expect(with([](auto& k) {
+           k["model"]["merges"][1] = nlohmann::json::array({1, 2});
+         }),
+         "model.merges[1]: a merge");
+  expect(with([](auto& k) { k["model"]["merges"].push_back("Ω Ω"); }),
+         "its left part \"Ω\" is not in the vocabulary");
   expect(with([](auto& k) { k["model"]["vocab"]["zz"] = 3; }), "duplicate id 3");
-  expect(with([](auto& k) { k["pre_tokenizer"] = {{"type", "Whitespace"}}; }), "is not supported (only ByteLevel)");
+  expect(with([](auto& k) {
+           k["pre_tokenizer"] = {{"type", "Whitespace"}};
+         }),
+         "is not supported (only ByteLevel)");
   expect(with([](auto& k) { k["pre_tokenizer"]["add_prefix_space"] = true; }), "add_prefix_space");
-  expect(with([](auto& k) { k["normalizer"] = {{"type", "NFC"}}; }), "normalizers are not supported");
+  expect(with([](auto& k) {
+           k["normalizer"] = {{"type", "NFC"}};
+         }),
+         "normalizers are not supported");
   expect(with([](auto& k) { k["model"]["dropout"] = 0.1; }), "dropout");
   expect(with([](auto& k) { k["added_tokens"] = 1; }), "added_tokens must be an array");
   expect(with([](auto& k) { k["added_tokens"][0]["id"] = "x"; }), "added_tokens[0] must be");
   expect(with([](auto& k) { k["added_tokens"][0]["id"] = 5; }), "which the vocabulary gives to");
-  expect(with([](auto& k) { k["model"]["byte_fallback"] = "yes"; }), "unexpected tokenizer.json content");
-  expect(with([](auto& k) { k["pre_tokenizer"]["type"] = 7; }), "unexpected tokenizer.json content");
+  expect(with([](auto& k) { k["model"]["byte_fallback"] = "yes"; }),
+         "unexpected tokenizer.json content");
+  expect(with([](auto& k) { k["pre_tokenizer"]["type"] = 7; }),
+         "unexpected tokenizer.json content");
   expect(with([](auto& k) { k["model"]["vocab"][""] = 999; }), "empty token");
 }
 

@@ -31,7 +31,8 @@ class BpeTokenizer {
   /// an optional "#version" line, then one "left right" merge a line, in rank order). Tokens are
   /// written in GPT-2's byte-level alphabet. <|endoftext|> becomes a special token when the
   /// vocabulary has it. Throws IoError (unreadable) or FormatError naming the file and the line.
-  static BpeTokenizer from_gpt2_files(const std::string& vocab_path, const std::string& merges_path);
+  static BpeTokenizer from_gpt2_files(const std::string& vocab_path,
+                                      const std::string& merges_path);
   /// A Hugging Face tokenizer.json with a BPE model (byte-level), or a directory holding
   /// encoder.json/vocab.json and vocab.bpe/merges.txt.
   static BpeTokenizer load(const std::string& path);
