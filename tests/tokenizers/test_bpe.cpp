@@ -479,5 +479,50 @@ TEST(BpeFiles, HfJsonErrors) {
   expect(with([](auto& k) { k["model"]["vocab"][""] = 999; }), "empty token");
 }
 
+// Damaged files (bytes flipped, deleted or truncated) load or raise a cf::Error, never crash.
+TEST(BpeFiles, DamagedFilesNeverCrash) {
+  const BpeTokenizer t = small_trained();
+  const fs::path d = temp_dir("fuzz");
+  t.save_gpt2_files((d / "encoder.json").string(), (d / "vocab.bpe").string());
+  std::ifstream ev(d / "encoder.json", std::ios::binary), mv(d / "vocab.bpe", std::ios::binary);
+  const std::string vocab((std::istreambuf_iterator<char>(ev)), {}), merges((std::istreambuf_iterator<char>(mv)), {});
+  const std::string hf = t.to_hf_json();
+  std::mt19937 gen(99);
+  auto damage = [&gen](std::string s) {
+    const int edits = 1 + static_cast<int>(gen() % 4);
+    for (int e = 0; e < edits && !s.empty(); ++e) {
+      const size_t at = gen() % s.size();
+      switch (gen() % 4) {
+        case 0: s[at] = static_cast<char>(gen()); break;
+        case 1: s.erase(at, 1 + gen() % 8); break;
+        case 2: s.resize(at); break;
+        default: s.insert(at, 1, "\"{}[]:,0 \n"[gen() % 11]); break;
+      }
+    }
+    return s;
+  };
+  int loaded = 0, rejected = 0;
+  for (int i = 0; i < 300; ++i) {
+    const int which = i % 3;
+    try {
+      if (which == 2) {
+        BpeTokenizer u = BpeTokenizer::from_hf_json(damage(hf), "t.json");
+        EXPECT_EQ(u.decode(u.encode("the hat\xff")), "the hat\xff");
+      } else {
+        write(d / "encoder.json", which == 0 ? damage(vocab) : vocab);
+        write(d / "vocab.bpe", which == 1 ? damage(merges) : merges);
+        BpeTokenizer u = BpeTokenizer::load(d.string());
+        EXPECT_EQ(u.decode(u.encode("the hat\xff")), "the hat\xff");
+      }
+      ++loaded;
+    } catch (const Error&) {
+      ++rejected;
+    }
+  }
+  EXPECT_GT(rejected, 100);
+  EXPECT_GT(loaded, 0);
+  fs::remove_all(d);
+}
+
 }  // namespace
 }  // namespace cf::tokenizers
