@@ -98,6 +98,55 @@ TEST(BpeOracle, KjvFirst200KB) {
   expect_same(tok, {text});
 }
 
+// Chunks of text cut after a lone newline (no whitespace on either side): the regex makes it a
+// piece of its own whatever follows, so the ids of the whole text are the concatenated ids of
+// the chunks (checked below), and the oracle's cost stays linear.
+std::vector<std::string> line_chunks(const std::string& text) {
+  auto space = [](char c) {
+    return c == ' ' || c == '\n' || c == '\t' || c == '\r' || c == '\v' || c == '\f';
+  };
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t i = 1; i + 1 < text.size(); ++i) {
+    if (text[i] == '\n' && !space(text[i - 1]) && !space(text[i + 1])) {
+      out.push_back(text.substr(start, i + 1 - start));
+      start = i + 1;
+    }
+  }
+  out.push_back(text.substr(start));
+  return out;
+}
+
+void expect_same_by_chunks(const BpeTokenizer& tok, const std::string& text) {
+  const std::vector<std::string> chunks = line_chunks(text);
+  expect_same(tok, chunks);
+  std::vector<int64_t> joined;
+  for (const std::string& c : chunks) {
+    const auto ids = tok.encode_ordinary(c);
+    joined.insert(joined.end(), ids.begin(), ids.end());
+  }
+  EXPECT_EQ(tok.encode_ordinary(text), joined);
+}
+
+TEST(BpeOracle, WholeKjv) {
+  const fs::path kjv = fs::path(CFORMER_SOURCE_DIR) / "data" / "kjv.txt";
+  ASSERT_TRUE(fs::exists(kjv)) << kjv << " is missing: run scripts/prepare_data.sh";
+  expect_same_by_chunks(gpt2(), read_all(kjv));
+}
+
+// Markdown and C++ from this repository: indentation runs, punctuation, code.
+TEST(BpeOracle, RepositoryTexts) {
+  const BpeTokenizer tok = gpt2();
+  for (const char* rel :
+       {"README.md", "docs/tokenizers.md", "docs/gpt.md", "src/tokenizers/bpe.cpp",
+        "src/tokenizers/unicode.cpp", "tests/tokenizers/test_bpe.cpp"}) {
+    SCOPED_TRACE(rel);
+    const fs::path p = fs::path(CFORMER_SOURCE_DIR) / rel;
+    ASSERT_TRUE(fs::exists(p)) << p;
+    expect_same_by_chunks(tok, read_all(p));
+  }
+}
+
 TEST(BpeOracle, VariedStrings) {
   std::vector<std::string> texts = {
       "Hello world",

@@ -485,7 +485,8 @@ TEST(BpeFiles, DamagedFilesNeverCrash) {
   const fs::path d = temp_dir("fuzz");
   t.save_gpt2_files((d / "encoder.json").string(), (d / "vocab.bpe").string());
   std::ifstream ev(d / "encoder.json", std::ios::binary), mv(d / "vocab.bpe", std::ios::binary);
-  const std::string vocab((std::istreambuf_iterator<char>(ev)), {}), merges((std::istreambuf_iterator<char>(mv)), {});
+  const std::string vocab((std::istreambuf_iterator<char>(ev)), {}),
+      merges((std::istreambuf_iterator<char>(mv)), {});
   const std::string hf = t.to_hf_json();
   std::mt19937 gen(99);
   auto damage = [&gen](std::string s) {
@@ -493,10 +494,18 @@ TEST(BpeFiles, DamagedFilesNeverCrash) {
     for (int e = 0; e < edits && !s.empty(); ++e) {
       const size_t at = gen() % s.size();
       switch (gen() % 4) {
-        case 0: s[at] = static_cast<char>(gen()); break;
-        case 1: s.erase(at, 1 + gen() % 8); break;
-        case 2: s.resize(at); break;
-        default: s.insert(at, 1, "\"{}[]:,0 \n"[gen() % 11]); break;
+        case 0:
+          s[at] = static_cast<char>(gen());
+          break;
+        case 1:
+          s.erase(at, 1 + gen() % 8);
+          break;
+        case 2:
+          s.resize(at);
+          break;
+        default:
+          s.insert(at, 1, "\"{}[]:,0 \n"[gen() % 11]);
+          break;
       }
     }
     return s;
