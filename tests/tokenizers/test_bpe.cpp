@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -282,6 +283,20 @@ TEST(BpeEncode, RoundTripsRandomBytes) {
   const std::string long_word(5000, 'a');
   EXPECT_EQ(t.decode(t.encode(long_word)), long_word);
   EXPECT_EQ(t.encode(long_word), t.encode(long_word));
+}
+
+// The word cache is shared: concurrent encodes of one tokenizer give the single-thread ids.
+TEST(BpeEncode, ConcurrentEncodes) {
+  const BpeTokenizer t = small_trained();
+  std::string text;
+  for (int i = 0; i < 2000; ++i) text += "the cat sat on the mat " + std::to_string(i % 97) + " ";
+  const std::vector<int64_t> want = small_trained().encode(text);  // a fresh copy: empty cache
+  std::vector<std::vector<int64_t>> got(4);
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 4; ++k)
+    threads.emplace_back([&t, &text, &got, k]() { got[k] = t.encode(text); });
+  for (auto& th : threads) th.join();
+  for (int k = 0; k < 4; ++k) EXPECT_EQ(got[k], want) << "thread " << k;
 }
 
 TEST(BpeEncode, SpecialTokens) {
