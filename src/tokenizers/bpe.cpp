@@ -783,11 +783,15 @@ nlohmann::ordered_json vocab_json(const std::vector<std::string>& tokens,
   std::vector<int8_t> special(tokens.size(), 0);
   for (const auto& [s, id] : specials) special[id] = 1;
   nlohmann::ordered_json v = nlohmann::ordered_json::object();
+  // ordered_map looks keys up linearly: append through its vector base, deduplicating here.
+  using Items = std::vector<std::pair<const std::string, nlohmann::ordered_json>>;
+  auto& items = static_cast<Items&>(v.get_ref<nlohmann::ordered_json::object_t&>());
+  std::unordered_map<std::string, int32_t> seen;
   for (size_t id = 0; id < tokens.size(); ++id) {
     if (!present[id]) continue;
     std::string key =
         special[id] && raw_specials ? tokens[id] : unicode::bytes_to_byte_level(tokens[id]);
-    if (!v.contains(key)) v[key] = id;
+    if (seen.emplace(key, static_cast<int32_t>(id)).second) items.emplace_back(std::move(key), id);
   }
   return v;
 }

@@ -87,6 +87,26 @@ TEST(BpeOracle, KnownIds) {
   EXPECT_EQ(tok.decode(tok.encode("naïve café 🤖")), "naïve café 🤖");
 }
 
+// GPT-2 through both writers: the merges file comes back byte for byte, and tokenizer.json and
+// the re-read two files encode like the originals.
+TEST(BpeOracle, Gpt2ThroughBothFormats) {
+  const BpeTokenizer tok = gpt2();
+  const fs::path dir =
+      fs::temp_directory_path() / ("cformer_bpe_formats_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  tok.save_gpt2_files((dir / "encoder.json").string(), (dir / "vocab.bpe").string());
+  EXPECT_EQ(read_all(dir / "vocab.bpe"), read_all(gpt2_dir() / "vocab.bpe"));
+  tok.save_hf_json((dir / "tokenizer.json").string());
+  const BpeTokenizer a = BpeTokenizer::load(dir.string());
+  const BpeTokenizer b = BpeTokenizer::load((dir / "tokenizer.json").string());
+  const std::string text = "Hello world<|endoftext|> naïve café 🤖 It's 2024!\n\n  indented";
+  EXPECT_EQ(a.encode(text), tok.encode(text));
+  EXPECT_EQ(b.encode(text), tok.encode(text));
+  EXPECT_EQ(b.special_tokens(), tok.special_tokens());
+  EXPECT_EQ(b.to_hf_json(), tok.to_hf_json());
+  fs::remove_all(dir);
+}
+
 TEST(BpeOracle, KjvFirst200KB) {
   BpeTokenizer tok = gpt2();
   const fs::path kjv = fs::path(CFORMER_SOURCE_DIR) / "data" / "kjv.txt";
