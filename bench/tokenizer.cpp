@@ -100,6 +100,23 @@ int main(int argc, char** argv) {
                             .dump()
                             .c_str());
   }
+  {  // loading GPT-2 in both formats
+    const auto l0 = std::chrono::steady_clock::now();
+    const BpeTokenizer tok = gpt2();
+    const double two_files = seconds_since(l0);
+    const std::string path = "/tmp/cformer_bench_tokenizer.json";
+    tok.save_hf_json(path);
+    const auto l1 = std::chrono::steady_clock::now();
+    const BpeTokenizer hf = BpeTokenizer::load(path);
+    const double hf_json = seconds_since(l1);
+    std::remove(path.c_str());
+    std::printf("%s\n", json{{"case", "load_gpt2"},
+                             {"two_files_seconds", two_files},
+                             {"tokenizer_json_seconds", hf_json},
+                             {"vocab_size", hf.vocab_size()}}
+                            .dump()
+                            .c_str());
+  }
   const auto t0 = std::chrono::steady_clock::now();
   BpeTokenizer trained = BpeTokenizer::train({kjv}, train_vocab, {"<|endoftext|>"});
   const double tt = seconds_since(t0);
