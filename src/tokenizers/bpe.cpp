@@ -1,3 +1,5 @@
+// Byte-level BPE: loading (GPT-2 files, tokenizer.json), training, encoding and decoding.
+// The contract is in include/cformer/tokenizers/bpe.h; the merge loop in bpe_merge.h.
 #include "cformer/tokenizers/bpe.h"
 
 #include <algorithm>
@@ -304,6 +306,9 @@ struct BpeTokenizer::Impl {
         set_token(static_cast<int32_t>(id), content);
       CF_CHECK(tokens[id] == content, FormatError, source, ": added token ", shown(content),
                " has id ", id, ", which the vocabulary gives to ", shown(tokens[id]));
+      for (const auto& [other, other_id] : specials)
+        CF_CHECK(other != content, FormatError, source, ": added token ", shown(content),
+                 " appears twice (ids ", other_id, " and ", id, ")");
       specials.emplace_back(content, static_cast<int32_t>(id));
     }
     std::sort(specials.begin(), specials.end(),

@@ -1,3 +1,4 @@
+// See unicode.h. The class table is generated (tools/gen_unicode_tables.py).
 #include "tokenizers/unicode.h"
 
 #include <algorithm>

@@ -487,6 +487,7 @@ TEST(BpeFiles, HfJsonErrors) {
   expect(with([](auto& k) { k["added_tokens"] = 1; }), "added_tokens must be an array");
   expect(with([](auto& k) { k["added_tokens"][0]["id"] = "x"; }), "added_tokens[0] must be");
   expect(with([](auto& k) { k["added_tokens"][0]["id"] = 5; }), "which the vocabulary gives to");
+  expect(with([](auto& k) { k["added_tokens"].push_back(k["added_tokens"][0]); }), "appears twice");
   expect(with([](auto& k) { k["model"]["byte_fallback"] = "yes"; }),
          "unexpected tokenizer.json content");
   expect(with([](auto& k) { k["pre_tokenizer"]["type"] = 7; }),
