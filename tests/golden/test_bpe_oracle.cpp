@@ -1,8 +1,9 @@
 // GPT-2 byte-level BPE against the reference JS encoder of npm gpt-3-encoder@1.1.4
-// (tools/golden/bpe_oracle.js under node): the first 200 KB of data/kjv.txt and a few hundred
-// varied strings must give exactly the same ids. data/gpt2 comes from scripts/prepare_data.sh;
-// when it is missing the test fails (the set-up prepares it).
+// (tools/golden/bpe_oracle.js under node): the first 200 KB of data/kjv.txt, all of it, Markdown
+// and C++ of this repository and a few hundred varied strings must give exactly the same ids.
+// data/gpt2 comes from scripts/prepare_data.sh; when it is missing the tests fail.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>

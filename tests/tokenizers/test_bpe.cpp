@@ -2,6 +2,7 @@
 // merge loops against each other, special tokens, training, the file formats and every error of
 // the loaders. GPT-2's real files are checked against the JS oracle in tests/golden.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
