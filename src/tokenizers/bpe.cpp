@@ -27,7 +27,9 @@ namespace {
 constexpr int64_t kMaxId = 10'000'000;
 // Words up to this many bytes are cached; longer ones are rare and would bloat the cache.
 constexpr size_t kMaxCachedWord = 64;
-constexpr size_t kMaxCacheEntries = 1 << 18;
+// The cache is emptied when it reaches this size: larger caches of mostly unique words (random
+// bytes) cost more in memory traffic than they save (measured with bench/tokenizer).
+constexpr size_t kMaxCacheEntries = 1 << 16;
 // Words up to this many bytes use the quadratic merge loop, which is faster when short.
 constexpr size_t kMaxSimpleWord = 24;
 
@@ -291,11 +293,9 @@ struct BpeTokenizer::Impl {
       };
       const int32_t a = find(m.left, "left part"), b = find(m.right, "right part");
       const int32_t r = find(m.left + m.right, "result");
-      const auto rank = static_cast<uint64_t>(merge_list.size());
-      CF_CHECK(
-          merge_table.map.emplace(MergeTable::key(a, b), (rank << 32) | static_cast<uint32_t>(r))
-              .second,
-          FormatError, m.where, ": duplicate merge ", shown(m.left + " " + m.right));
+      const auto rank = static_cast<int32_t>(merge_list.size());
+      CF_CHECK(merge_table.insert(a, b, rank, r), FormatError, m.where, ": duplicate merge ",
+               shown(m.left + " " + m.right));
       merge_list.emplace_back(a, b);
     }
     for (const auto& [content, id] : added) {
@@ -630,7 +630,7 @@ BpeTokenizer BpeTokenizer::train(const std::vector<std::string>& texts, int64_t 
       ++size;
     }
     const auto rank = static_cast<uint64_t>(im.merge_list.size());
-    im.merge_table.map.emplace(k, (rank << 32) | static_cast<uint32_t>(id));
+    im.merge_table.insert(a, b, static_cast<int32_t>(rank), id);
     im.merge_list.emplace_back(a, b);
     std::vector<int32_t> affected = std::move(where[k]);
     where.erase(k);

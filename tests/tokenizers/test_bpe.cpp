@@ -121,11 +121,25 @@ MergeTable random_table(std::mt19937& gen, int symbols, int merges) {
   for (int r = 0; r < merges; ++r) {
     const int32_t a = static_cast<int32_t>(gen() % next_id),
                   b = static_cast<int32_t>(gen() % next_id);
-    if (t.map.count(MergeTable::key(a, b))) continue;
-    t.map.emplace(MergeTable::key(a, b),
-                  (static_cast<uint64_t>(r) << 32) | static_cast<uint32_t>(next_id++));
+    if (t.insert(a, b, r, next_id)) ++next_id;
   }
   return t;
+}
+
+TEST(BpeMerge, TableFindsWhatWasInserted) {
+  MergeTable t;
+  int32_t rank = -1, result = -1;
+  EXPECT_FALSE(t.find(1, 2, rank, result));
+  for (int32_t i = 0; i < 5000; ++i) ASSERT_TRUE(t.insert(i, i * 7 % 5003, i, 100000 + i));
+  EXPECT_EQ(t.size(), 5000u);
+  EXPECT_FALSE(t.insert(3, 21, 9, 9));  // already there: unchanged
+  for (int32_t i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(t.find(i, i * 7 % 5003, rank, result)) << i;
+    ASSERT_EQ(rank, i);
+    ASSERT_EQ(result, 100000 + i);
+  }
+  EXPECT_FALSE(t.find(5000, 0, rank, result));
+  EXPECT_FALSE(t.find(0, 1, rank, result));
 }
 
 TEST(BpeMerge, HeapEqualsSimple) {
@@ -144,15 +158,15 @@ TEST(BpeMerge, HeapEqualsSimple) {
 
 TEST(BpeMerge, OverlappingPairsMergeLeftToRight) {
   MergeTable t;
-  t.map.emplace(MergeTable::key(0, 0), (uint64_t{0} << 32) | 1);
+  t.insert(0, 0, 0, 1);
   std::vector<int32_t> w = {0, 0, 0};
   bpe_merge_heap(w, t);
   EXPECT_EQ(w, (std::vector<int32_t>{1, 0}));
   // A pair created by a merge with a lower rank than the batch waits until the batch is done,
   // as GPT-2's loop: merges (a,b)->x rank 1, (x,a)->y rank 0.
   MergeTable u;
-  u.map.emplace(MergeTable::key(0, 1), (uint64_t{1} << 32) | 2);
-  u.map.emplace(MergeTable::key(2, 0), (uint64_t{0} << 32) | 3);
+  u.insert(0, 1, 1, 2);
+  u.insert(2, 0, 0, 3);
   std::vector<int32_t> s = {0, 1, 0, 1}, h = s;
   bpe_merge_simple(s, u);
   bpe_merge_heap(h, u);
