@@ -1,0 +1,131 @@
+// bench/tokenizer: byte-level BPE encode speed with GPT-2's files (data/gpt2) on 1 MB of ordinary
+// text (data/kjv.txt), 1 MB with no spaces, 1 MB of one repeated character and 1 MB of random
+// bytes, each also at 0.5 MB so the time ratio shows whether the cost stays near-linear (2.0).
+// Every encode is validated by decoding back to the input. A fresh tokenizer per repeat: the
+// word cache starts empty. Also: training on data/kjv.txt. One JSON line per case.
+// Usage: bench_tokenizer [--repeats R] [--train-vocab V]
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cformer/io.h"
+#include "cformer/tokenizers/bpe.h"
+
+using cf::tokenizers::BpeTokenizer;
+using json = nlohmann::json;
+
+namespace {
+
+std::string source(const std::string& rel) {
+  return std::string(CFORMER_SOURCE_DIR) + "/" + rel;
+}
+
+std::string read_text(const std::string& path) {
+  std::vector<uint8_t> b = cf::io::read_file(path);
+  return std::string(b.begin(), b.end());
+}
+
+BpeTokenizer gpt2() {
+  return BpeTokenizer::from_gpt2_files(source("data/gpt2/encoder.json"),
+                                       source("data/gpt2/vocab.bpe"));
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+// Median encode time of text over repeats, each with a fresh tokenizer; -1 when a round trip fails.
+double time_encode(const std::string& text, int repeats, size_t& tokens) {
+  std::vector<double> ts;
+  for (int r = 0; r < repeats; ++r) {
+    BpeTokenizer tok = gpt2();
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<int64_t> ids = tok.encode_ordinary(text);
+    ts.push_back(seconds_since(t0));
+    tokens = ids.size();
+    if (tok.decode(ids) != text) return -1;
+  }
+  std::sort(ts.begin(), ts.end());
+  return ts[ts.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int repeats = 3;
+  int64_t train_vocab = 2000;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--repeats"))
+      repeats = std::max(1, std::atoi(argv[i + 1]));
+    else if (!std::strcmp(argv[i], "--train-vocab"))
+      train_vocab = std::atoll(argv[i + 1]);
+  }
+  const size_t mb = 1 << 20;
+  const std::string kjv = read_text(source("data/kjv.txt"));
+  std::string ordinary = kjv.substr(0, mb);
+  std::string no_spaces;
+  for (char c : kjv)
+    if (c != ' ' && no_spaces.size() < mb) no_spaces += c;
+  const std::string repeated(mb, 'a');
+  std::string random_bytes(mb, '\0');
+  std::mt19937 gen(42);
+  for (char& c : random_bytes) c = static_cast<char>(gen());
+  const std::vector<std::pair<const char*, const std::string*>> cases = {
+      {"ordinary_text", &ordinary},
+      {"no_spaces", &no_spaces},
+      {"one_char", &repeated},
+      {"random_bytes", &random_bytes}};
+  int failed = 0;
+  for (const auto& [name, text] : cases) {
+    size_t tokens = 0, half_tokens = 0;
+    const double t = time_encode(*text, repeats, tokens);
+    const double th = time_encode(text->substr(0, text->size() / 2), repeats, half_tokens);
+    if (t < 0 || th < 0) {
+      std::fprintf(stderr, "%s: decode(encode(x)) != x\n", name);
+      ++failed;
+      continue;
+    }
+    std::printf("%s\n", json{{"case", name},
+                             {"bytes", text->size()},
+                             {"tokens", tokens},
+                             {"seconds", t},
+                             {"mb_per_s", static_cast<double>(text->size()) / mb / t},
+                             {"time_ratio_1mb_vs_half", t / th}}
+                            .dump()
+                            .c_str());
+  }
+  {  // loading GPT-2 in both formats
+    const auto l0 = std::chrono::steady_clock::now();
+    const BpeTokenizer tok = gpt2();
+    const double two_files = seconds_since(l0);
+    const std::string path = "/tmp/cformer_bench_tokenizer.json";
+    tok.save_hf_json(path);
+    const auto l1 = std::chrono::steady_clock::now();
+    const BpeTokenizer hf = BpeTokenizer::load(path);
+    const double hf_json = seconds_since(l1);
+    std::remove(path.c_str());
+    std::printf("%s\n", json{{"case", "load_gpt2"},
+                             {"two_files_seconds", two_files},
+                             {"tokenizer_json_seconds", hf_json},
+                             {"vocab_size", hf.vocab_size()}}
+                            .dump()
+                            .c_str());
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  BpeTokenizer trained = BpeTokenizer::train({kjv}, train_vocab, {"<|endoftext|>"});
+  const double tt = seconds_since(t0);
+  std::printf("%s\n", json{{"case", "train_kjv"},
+                           {"bytes", kjv.size()},
+                           {"vocab_size", trained.vocab_size()},
+                           {"merges", trained.num_merges()},
+                           {"seconds", tt}}
+                          .dump()
+                          .c_str());
+  return failed ? 1 : 0;
+}
