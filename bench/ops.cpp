@@ -161,7 +161,10 @@ int main(int argc, char** argv) {
     const double t = ours[c.name];
     const double tt = torch.count(c.name) ? torch[c.name] : NAN;
     std::string shape;
-    for (size_t i = 0; i < c.shape.size(); ++i) shape += (i ? "x" : "") + std::to_string(c.shape[i]);
+    for (size_t i = 0; i < c.shape.size(); ++i) {
+      if (i) shape += 'x';
+      shape += std::to_string(c.shape[i]);
+    }
     char rate[64];
     double pct;
     if (c.flops > 0) {

