@@ -8,7 +8,8 @@ namespace cf {
 int get_num_threads();
 void set_num_threads(int n);
 
-/// The GEMM backend: "openblas" (default) or "onednn"; CFORMER_GEMM selects one at start-up.
+/// The GEMM backend: "onednn" (default when compiled in) or "openblas"; CFORMER_GEMM selects
+/// one at start-up.
 /// Throws ValueError for an unknown name or one not compiled in.
 void set_gemm_backend(const std::string& name);
 std::string gemm_backend();

@@ -1,4 +1,5 @@
-// GEMM backends. OpenBLAS is loaded with dlopen (the OpenMP build, so its threads are our
+// GEMM backends: oneDNN's sgemm (the default: fastest on the measured shapes, see
+// Note [gemm backend]) and OpenBLAS (CFORMER_GEMM=openblas). OpenBLAS is loaded with dlopen (the OpenMP build, so its threads are our
 // threads and it runs single-threaded inside our parallel regions) after clearing
 // OPENBLAS_CORETYPE: a forced core type such as Haswell would select AVX2 kernels on an AVX-512
 // machine and halve the speed. CFORMER_OPENBLAS_CORETYPE forces one deliberately. oneDNN's
@@ -40,7 +41,11 @@ enum class Backend { openblas, onednn };
 struct State {
   std::once_flag loaded;
   OpenBlas ob;
+#ifdef CFORMER_WITH_ONEDNN
+  Backend backend = Backend::onednn;
+#else
   Backend backend = Backend::openblas;
+#endif
   int threads = 0;
 };
 
