@@ -1,9 +1,9 @@
-// GEMM backends: oneDNN's sgemm (the default: fastest on the measured shapes, see
-// Note [gemm backend]) and OpenBLAS (CFORMER_GEMM=openblas). OpenBLAS is loaded with dlopen (the OpenMP build, so its threads are our
-// threads and it runs single-threaded inside our parallel regions) after clearing
+// GEMM backends: oneDNN's sgemm (the default: fastest on the measured shapes) and OpenBLAS
+// (CFORMER_GEMM=openblas). OpenBLAS is loaded with dlopen (the OpenMP build, so its threads are
+// our threads and it runs single-threaded inside our parallel regions) after clearing
 // OPENBLAS_CORETYPE: a forced core type such as Haswell would select AVX2 kernels on an AVX-512
-// machine and halve the speed. CFORMER_OPENBLAS_CORETYPE forces one deliberately. oneDNN's
-// sgemm is the second backend (CFORMER_GEMM=onednn). See Note [gemm backend].
+// machine and halve the speed. CFORMER_OPENBLAS_CORETYPE forces one deliberately.
+// See Note [gemm backend] in docs/notes/gemm.md.
 #include <cblas.h>
 #include <dlfcn.h>
 

@@ -1,6 +1,6 @@
 // The GEMM interface: the one door every matmul goes through.
 // C (M, N) = alpha * op(A) (M, K) . op(B) (K, N) + beta * C, row-major, leading dims in elements;
-// op(X) is X or X^T. f32 goes to the selected vendor backend; f64 uses the reference loops
+// op(X) is X or X^T. f32 goes to the selected vendor backend (oneDNN or OpenBLAS); f64 uses the reference loops
 // (gradient checks only). See Note [gemm backend] in docs/notes/gemm.md.
 #pragma once
 #include <cstdint>
