@@ -6,61 +6,19 @@
 
 #include "cformer/data.h"
 #include "cformer/io.h"
+#include "tokenizers/unicode.h"
 #include "util/check.h"
 
 namespace cf::data {
 namespace {
 
-// Decodes one UTF-8 character at s[i]; returns its length, or 0 when the bytes there are not a
-// valid, shortest-form encoding of a code point (the caller then falls back to bytes).
-int utf8_char(std::string_view s, size_t i, uint32_t* cp) {
-  const auto b = [&s](size_t k) { return static_cast<uint8_t>(s[k]); };
-  const uint8_t c = b(i);
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  }
-  int n;
-  uint32_t v;
-  if ((c & 0xE0) == 0xC0) {
-    n = 2;
-    v = c & 0x1F;
-  } else if ((c & 0xF0) == 0xE0) {
-    n = 3;
-    v = c & 0x0F;
-  } else if ((c & 0xF8) == 0xF0) {
-    n = 4;
-    v = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (i + n > s.size()) return 0;
-  for (int k = 1; k < n; ++k) {
-    if ((b(i + k) & 0xC0) != 0x80) return 0;
-    v = (v << 6) | (b(i + k) & 0x3F);
-  }
-  const uint32_t min[] = {0, 0, 0x80, 0x800, 0x10000};
-  if (v < min[n] || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-  *cp = v;
-  return n;
-}
+using tokenizers::unicode::append_utf8;
 
-void append_utf8(std::string& out, uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
+// The character at s[i]: its length, or 0 when the bytes there are not valid UTF-8 (the caller
+// then falls back to bytes).
+int utf8_char(std::string_view s, size_t i, uint32_t* cp) {
+  const int n = tokenizers::unicode::decode_utf8(s, i, *cp);
+  return *cp == 0xFFFFFFFFu ? 0 : n;
 }
 
 }  // namespace
