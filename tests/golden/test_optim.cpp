@@ -19,28 +19,9 @@ namespace {
 
 const std::vector<std::string> kNames = {"w", "b", "emb", "scale"};
 
-struct Case {
-  std::string file;
-  nlohmann::json config;
-  io::NamedTensors data;
-};
+using Case = cf::testing::GoldenFile;
 
-std::vector<Case> load_cases() {
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::path(cf::testing::golden_dir()) / "optim";
-  std::vector<Case> cases;
-  if (!fs::is_directory(dir)) return cases;
-  std::vector<std::string> files;
-  for (const auto& e : fs::directory_iterator(dir))
-    if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
-  std::sort(files.begin(), files.end());
-  for (const auto& f : files) {
-    Case c{fs::path(f).filename().string(), {}, io::load_safetensors(f)};
-    c.config = nlohmann::json::parse(c.data.metadata.at("config"));
-    cases.push_back(std::move(c));
-  }
-  return cases;
-}
+std::vector<Case> load_cases() { return cf::testing::load_golden_files("optim"); }
 
 struct OptRun {
   std::map<std::string, Tensor> params;

@@ -60,6 +60,23 @@ std::vector<GoldenCase> load_all() {
 
 }  // namespace
 
+std::vector<GoldenFile> load_golden_files(const std::string& subdir) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::path(golden_dir()) / subdir;
+  std::vector<GoldenFile> out;
+  if (!fs::is_directory(dir)) return out;
+  std::vector<std::string> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    if (e.path().extension() == ".safetensors") files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  for (const auto& f : files) {
+    GoldenFile g{fs::path(f).filename().string(), {}, io::load_safetensors(f)};
+    g.config = nlohmann::json::parse(g.data.metadata.at("config"));
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
 const std::vector<GoldenCase>& all_golden_cases() {
   static const std::vector<GoldenCase> cases = load_all();
   return cases;

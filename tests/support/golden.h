@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cformer/io.h"
 #include "cformer/tensor.h"
 
 namespace cf::testing {
@@ -26,6 +27,16 @@ struct GoldenCase {
   bool gradcheck = false;             // small enough for a float64 finite-difference check
   bool noncontig = true;              // also run with non-contiguous inputs
 };
+
+/// One data file of a module / optimizer / model generator: its tensors and its "config" JSON.
+struct GoldenFile {
+  std::string file;
+  nlohmann::json config;
+  io::NamedTensors data;
+};
+/// Every *.safetensors file of golden_dir()/subdir (sorted by name; empty if the directory
+/// is missing, which the callers' tests report).
+std::vector<GoldenFile> load_golden_files(const std::string& subdir);
 
 /// The directory holding the golden files; fails the test when unset or missing.
 std::string golden_dir();
