@@ -1,0 +1,72 @@
+// Text classification shared by every classifier of the library (bag-of-words logistic
+// regression, fine-tuned BERT, zero-shot prompting of a GPT): labelled TSV data, the metrics that
+// `cformer eval` prints, and one interface that `cformer eval` and `cformer classify` call.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cf::classify {
+
+/// One labelled example: a text and its label's index in the label set.
+struct Example {
+  std::string text;
+  int64_t label = -1;
+};
+
+/// A TSV file: one example a line, "text<TAB>label" (the label is the last field; tabs inside
+/// the text are not allowed). Empty lines are skipped and counted; a line without a tab, with an
+/// empty text or an empty label throws FormatError naming the file and the line number.
+struct LabelledData {
+  std::vector<std::string> texts;
+  std::vector<std::string> labels;  // label strings, one per text
+  int64_t empty_lines = 0;
+};
+LabelledData read_tsv(const std::string& path);
+
+/// The sorted distinct labels of data (the label set a model is trained with).
+std::vector<std::string> label_set(const LabelledData& data);
+/// Label indices of data in label_set; a label missing from it throws ValueError naming the
+/// label, the file's line and the known labels.
+std::vector<int64_t> label_indices(const LabelledData& data, const std::vector<std::string>& set,
+                                   const std::string& source);
+
+struct Metrics {
+  int64_t n = 0;
+  double accuracy = 0;
+  double macro_f1 = 0;              // mean over classes of F1 (a class absent from both gold and
+                                    // predictions counts as F1 = 0 only when it has gold items)
+  std::vector<double> f1;           // per class
+  std::vector<std::vector<int64_t>> confusion;  // [gold][predicted]
+};
+Metrics compute_metrics(const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted,
+                        int64_t num_classes);
+/// Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix as text.
+std::string format_metrics(const Metrics& m, const std::vector<std::string>& labels);
+
+/// A trained classifier. scores() returns, per text, one score per label (log-probabilities for
+/// every classifier of the library); the prediction is the arg-max (first on ties).
+class TextClassifier {
+ public:
+  virtual ~TextClassifier() = default;
+  virtual const std::vector<std::string>& labels() const = 0;
+  virtual std::vector<std::vector<double>> scores(const std::vector<std::string>& texts) = 0;
+  /// One line: model type and size, for the output of eval/classify.
+  virtual std::string describe() const = 0;
+};
+
+std::vector<int64_t> predict(TextClassifier& model, const std::vector<std::string>& texts);
+
+/// Options only some classifiers use (zero-shot prompting of a GPT needs a template and labels).
+struct LoadOptions {
+  std::string prompt_template;      // contains "{text}"; may contain "{label}"
+  std::vector<std::string> labels;  // the candidate labels for prompting
+  int64_t max_length = 0;           // 0: the model's own limit
+};
+/// Loads any classifier checkpoint of the library by its metadata's model_type. Throws
+/// FormatError for a checkpoint that is not a classifier (naming its model type) and ValueError
+/// when a GPT is given without prompt_template and labels.
+std::unique_ptr<TextClassifier> load_classifier(const std::string& path, const LoadOptions& opt);
+
+}  // namespace cf::classify
