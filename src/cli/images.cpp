@@ -1,4 +1,4 @@
-// cformer images grid|speed: look at the image datasets (a PNG grid of the first or shuffled
+// cformer images grid|speed: look at the image datasets (a PNG grid of random or the first
 // images, augmented if asked) and measure the loader's throughput.
 #include <chrono>
 #include <cmath>
@@ -43,7 +43,7 @@ void add_images(CLI::App& app, Commands& cmds) {
   struct GridOpts {
     DataOpts data;
     int64_t count = 64, nrow = 0, scale = 2, padding = 2, seed = 0;
-    bool shuffle = false, augment = false;
+    bool in_order = false, augment = false;
     std::string out;
   };
   auto g = std::make_shared<GridOpts>();
@@ -56,9 +56,10 @@ void add_images(CLI::App& app, Commands& cmds) {
   grid->add_option("--padding", g->padding, "Pixels between images")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
-  grid->add_flag("--shuffle", g->shuffle, "Random images (seeded) instead of the first ones");
+  grid->add_flag("--in-order", g->in_order,
+                 "The first images of the split (sorted by digit for mnist) instead of random ones");
   grid->add_flag("--augment", g->augment, "Show the loader's random crop (padding 2) and flip (no flip for mnist)");
-  grid->add_option("--seed", g->seed, "Seed of --shuffle and --augment")->capture_default_str();
+  grid->add_option("--seed", g->seed, "Seed of the random choice and of --augment")->capture_default_str();
   grid->add_option("--out", g->out, "Output PNG")->required();
   cmds.entries.emplace_back(grid, [g]() {
     const data::ImageDataset ds = load(g->data);
@@ -67,7 +68,7 @@ void add_images(CLI::App& app, Commands& cmds) {
     // The loader without normalization gives p / 255, so the bytes come back exactly.
     data::LoaderOptions lo;
     lo.batch_size = count;
-    lo.shuffle = g->shuffle;
+    lo.shuffle = !g->in_order;
     lo.augment = g->augment;
     lo.flip_prob = g->data.dataset == "mnist" ? 0.0 : 0.5;  // a mirrored digit is another symbol
     lo.seed = static_cast<uint64_t>(g->seed);

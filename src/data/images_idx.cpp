@@ -208,8 +208,9 @@ ImageDataset load_fashion_mnist(Split split, const std::string& dir) {
     CF_THROW(IoError, "fashion-mnist: ", gz.string(), " is missing (install Debian's "
              "dataset-fashion-mnist, e.g. with scripts/setup.sh)");
   };
-  ImageDataset ds = read_idx_dataset(locate(prefix + "-images-idx3-ubyte"),
-                                     locate(prefix + "-labels-idx1-ubyte"), fashion_mnist_classes());
+  const std::string images = locate(prefix + "-images-idx3-ubyte");
+  const std::string labels = locate(prefix + "-labels-idx1-ubyte");
+  ImageDataset ds = read_idx_dataset(images, labels, fashion_mnist_classes());
   CF_CHECK(ds.height() == 28 && ds.width() == 28, FormatError, "fashion-mnist: ", dir,
            ": expected 28x28 images, found ", ds.height(), "x", ds.width());
   return ds;
