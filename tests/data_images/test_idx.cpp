@@ -156,6 +156,40 @@ TEST(Idx, MalformedFilesNameTheFileAndTheProblem) {
   fs::remove_all(d);
 }
 
+TEST(Idx, EveryTruncationAndByteFlipIsRejectedOrHarmless) {
+  const fs::path d = temp_dir("fuzz");
+  const Bytes plain = idx({3, 2, 3}, pixels()), gz = gzip(plain);
+  const std::string path = (d / "f").string();
+  for (const Bytes* file : {&plain, &gz}) {
+    for (size_t n = 0; n < file->size(); ++n) {
+      write(path, Bytes(file->begin(), file->begin() + static_cast<std::ptrdiff_t>(n)));
+      EXPECT_THROW(read_idx_u8(path, 3), FormatError) << "prefix of " << n << " bytes";
+    }
+  }
+  // Plain files have no checksum: a changed header byte is caught, a changed pixel cannot be.
+  for (size_t i = 0; i < 16; ++i) {
+    Bytes f = plain;
+    f[i] ^= 0x40;
+    write(path, f);
+    EXPECT_THROW(read_idx_u8(path, 3), FormatError) << "flip at byte " << i;
+  }
+  // gzip: the CRC-32 catches any changed pixel; only the unchecked header fields (MTIME, XFL,
+  // OS: bytes 4-9) and the unused bits after the final deflate block (in the byte before the
+  // 8-byte trailer) may change and still give the original pixels.
+  for (size_t i = 0; i < gz.size(); ++i) {
+    Bytes f = gz;
+    f[i] ^= 0x40;
+    write(path, f);
+    try {
+      const std::vector<uint8_t> got = read_idx_u8(path, 3).to_vector<uint8_t>();
+      EXPECT_EQ(got, pixels()) << "flip at byte " << i;
+      EXPECT_TRUE((i >= 4 && i <= 9) || i == gz.size() - 9) << "flip at byte " << i << " went unnoticed";
+    } catch (const FormatError&) {
+    }
+  }
+  fs::remove_all(d);
+}
+
 TEST(FashionMnist, TrainSplitIsTheRealDataset) {
   ASSERT_TRUE(fs::exists(kFashionMnistDir))
       << kFashionMnistDir << " is missing: install Debian's dataset-fashion-mnist (scripts/setup.sh)";
