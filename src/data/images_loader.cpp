@@ -102,8 +102,8 @@ ImageBatch ImageLoader::make_batch(const std::vector<int64_t>& order, int64_t ep
   const int64_t N = data_.size(), H = data_.height(), W = data_.width(), C = data_.channels();
   CF_CHECK(static_cast<int64_t>(order.size()) == N, ValueError, "image loader: the order has ",
            order.size(), " positions, expected ", N);
-  CF_CHECK(i >= 0 && i < num_batches(), IndexError, "image loader: batch ", i,
-           " is outside [0, ", num_batches(), ")");
+  CF_CHECK(i >= 0 && i < num_batches(), IndexError, "image loader: batch ", i, " is outside [0, ",
+           num_batches(), ")");
   const int64_t first = i * opts_.batch_size;
   const int64_t B = std::min(opts_.batch_size, N - first);
   ImageBatch batch{empty(Shape{B, C, H, W}), empty(Shape{B}, DType::i64),

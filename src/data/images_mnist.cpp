@@ -116,8 +116,8 @@ ImageDataset load_mnist_digits(Split split, const std::string& dir) {
     const int64_t n = all.size(0);
     // floor(0.8 * n) in integers, so the split never depends on rounding.
     const int64_t n_train = n * 4 / 5;
-    Tensor part = split == Split::train ? all.narrow(0, 0, n_train)
-                                        : all.narrow(0, n_train, n - n_train);
+    Tensor part =
+        split == Split::train ? all.narrow(0, 0, n_train) : all.narrow(0, n_train, n - n_train);
     labels.insert(labels.end(), static_cast<size_t>(part.size(0)), d);
     total += part.size(0);
     parts.push_back(part);

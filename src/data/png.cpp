@@ -55,11 +55,21 @@ void filter_row(std::vector<uint8_t>& out, const uint8_t* row, const uint8_t* pr
       const uint8_t a = i >= bpp ? row[i - bpp] : 0, b = prev[i], c = i >= bpp ? prev[i - bpp] : 0;
       uint8_t pred = 0;
       switch (t) {
-        case 0: pred = 0; break;
-        case 1: pred = a; break;
-        case 2: pred = b; break;
-        case 3: pred = static_cast<uint8_t>((int{a} + int{b}) / 2); break;
-        case 4: pred = paeth(a, b, c); break;
+        case 0:
+          pred = 0;
+          break;
+        case 1:
+          pred = a;
+          break;
+        case 2:
+          pred = b;
+          break;
+        case 3:
+          pred = static_cast<uint8_t>((int{a} + int{b}) / 2);
+          break;
+        case 4:
+          pred = paeth(a, b, c);
+          break;
       }
       f[t][i] = static_cast<uint8_t>(row[i] - pred);
       cost += static_cast<uint64_t>(std::abs(static_cast<int8_t>(f[t][i])));
@@ -104,9 +114,9 @@ std::vector<uint8_t> encode_png(const Tensor& image) {
   std::vector<uint8_t> ihdr;
   put_u32(ihdr, static_cast<uint32_t>(W));
   put_u32(ihdr, static_cast<uint32_t>(H));
-  ihdr.push_back(8);                     // bit depth
-  ihdr.push_back(C == 3 ? 2 : 0);        // colour type: RGB or gray
-  ihdr.insert(ihdr.end(), {0, 0, 0});    // deflate, adaptive filtering, no interlace
+  ihdr.push_back(8);                   // bit depth
+  ihdr.push_back(C == 3 ? 2 : 0);      // colour type: RGB or gray
+  ihdr.insert(ihdr.end(), {0, 0, 0});  // deflate, adaptive filtering, no interlace
   std::vector<uint8_t> out = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
   put_chunk(out, "IHDR", ihdr);
   put_chunk(out, "IDAT", idat);
@@ -137,10 +147,12 @@ Tensor make_image_grid(const Tensor& images, int64_t nrow, int64_t padding, int6
   const int64_t cell_h = H * scale + padding, cell_w = W * scale + padding;
   // Bounded before multiplying: every factor is at most kMaxPngSide-sized.
   CF_CHECK(H <= kMaxPngSide && W <= kMaxPngSide && rows <= kMaxPngSide && cols <= kMaxPngSide,
-           ShapeError, "make_image_grid: ", B, " images of ", H, "x", W, " are too many or too large");
+           ShapeError, "make_image_grid: ", B, " images of ", H, "x", W,
+           " are too many or too large");
   const int64_t GH = rows * cell_h + padding, GW = cols * cell_w + padding;
-  CF_CHECK(GH <= kMaxPngSide && GW <= kMaxPngSide, ShapeError, "make_image_grid: the grid would be ",
-           GH, "x", GW, ", more than ", kMaxPngSide, " on a side");
+  CF_CHECK(GH <= kMaxPngSide && GW <= kMaxPngSide, ShapeError,
+           "make_image_grid: the grid would be ", GH, "x", GW, ", more than ", kMaxPngSide,
+           " on a side");
   const Tensor src = images.contiguous();
   const uint8_t* in = src.data_ptr<uint8_t>();
   Tensor grid = full(Shape{GH, GW, C}, pad_value, DType::u8);

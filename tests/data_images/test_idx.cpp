@@ -81,7 +81,8 @@ TEST(Idx, ReadsPlainAndGzipAlike) {
   }
   // Two concatenated gzip members are one stream (as gunzip reads them).
   Bytes whole = idx({3, 2, 3}, pixels());
-  Bytes a = gzip(Bytes(whole.begin(), whole.begin() + 10)), b = gzip(Bytes(whole.begin() + 10, whole.end()));
+  Bytes a = gzip(Bytes(whole.begin(), whole.begin() + 10)),
+        b = gzip(Bytes(whole.begin() + 10, whole.end()));
   a.insert(a.end(), b.begin(), b.end());
   EXPECT_EQ(read_idx_u8(write(d / "two.gz", a), 3).to_vector<uint8_t>(), pixels());
   fs::remove_all(d);
@@ -95,8 +96,9 @@ TEST(Idx, MalformedFilesNameTheFileAndTheProblem) {
   // Truncated payload, plain and gzip; truncated header.
   const std::string cut = write(d / "cut", Bytes(good.begin(), good.end() - 5));
   EXPECT_THROW_MSG(read_idx_u8(cut, 3), FormatError,
-                   cut + ": truncated: sizes (3, 2, 3) need 18 bytes of data after the 16-byte "
-                         "header, found 13");
+                   cut +
+                       ": truncated: sizes (3, 2, 3) need 18 bytes of data after the 16-byte "
+                       "header, found 13");
   const Bytes gz = gzip(good);
   const std::string gzcut = write(d / "cut.gz", Bytes(gz.begin(), gz.begin() + gz.size() / 2));
   EXPECT_THROW_MSG(read_idx_u8(gzcut, 3), FormatError, "the gzip stream ends early");
@@ -114,14 +116,16 @@ TEST(Idx, MalformedFilesNameTheFileAndTheProblem) {
   // Wrong magic: not IDX at all, wrong element type, wrong number of dims.
   const std::string png = write(d / "png", Bytes{0x89, 'P', 'N', 'G', 0, 0, 0, 0});
   EXPECT_THROW_MSG(read_idx_u8(png, 3), FormatError,
-                   png + ": not an IDX file: expected magic 0x00000803 (unsigned byte, 3 dims), "
-                         "found 0x89504E47");
+                   png +
+                       ": not an IDX file: expected magic 0x00000803 (unsigned byte, 3 dims), "
+                       "found 0x89504E47");
   const std::string flt = write(d / "float", idx({3, 2, 3}, pixels(), 0x00000D03));
   EXPECT_THROW_MSG(read_idx_u8(flt, 3), FormatError,
                    "expected magic 0x00000803 (unsigned byte, 3 dims), found 0x00000D03 (element "
                    "type float)");
-  EXPECT_THROW_MSG(read_idx_dataset(lb, lb, kClasses), FormatError,
-                   lb + ": expected magic 0x00000803 (unsigned byte, 3 dims), found 0x00000801 (1 dim)");
+  EXPECT_THROW_MSG(
+      read_idx_dataset(lb, lb, kClasses), FormatError,
+      lb + ": expected magic 0x00000803 (unsigned byte, 3 dims), found 0x00000801 (1 dim)");
   EXPECT_THROW_MSG(read_idx_u8(write(d / "huge", idx({65536, 65536, 2}, {})), 3), FormatError,
                    "declare more than 4294967296 bytes");
 
@@ -183,7 +187,8 @@ TEST(Idx, EveryTruncationAndByteFlipIsRejectedOrHarmless) {
     try {
       const std::vector<uint8_t> got = read_idx_u8(path, 3).to_vector<uint8_t>();
       EXPECT_EQ(got, pixels()) << "flip at byte " << i;
-      EXPECT_TRUE((i >= 4 && i <= 9) || i == gz.size() - 9) << "flip at byte " << i << " went unnoticed";
+      EXPECT_TRUE((i >= 4 && i <= 9) || i == gz.size() - 9)
+          << "flip at byte " << i << " went unnoticed";
     } catch (const FormatError&) {
     }
   }
@@ -192,7 +197,8 @@ TEST(Idx, EveryTruncationAndByteFlipIsRejectedOrHarmless) {
 
 TEST(FashionMnist, TrainSplitIsTheRealDataset) {
   ASSERT_TRUE(fs::exists(kFashionMnistDir))
-      << kFashionMnistDir << " is missing: install Debian's dataset-fashion-mnist (scripts/setup.sh)";
+      << kFashionMnistDir
+      << " is missing: install Debian's dataset-fashion-mnist (scripts/setup.sh)";
   const ImageDataset ds = load_fashion_mnist(Split::train);
   EXPECT_EQ(ds.images.shape(), (Shape{60000, 28, 28, 1}));
   EXPECT_EQ(ds.class_counts(), std::vector<int64_t>(10, 6000));

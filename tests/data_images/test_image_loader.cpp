@@ -130,7 +130,8 @@ int count_matches(const float* out, int64_t k, int64_t H, int64_t W, int64_t pad
           for (int64_t x = 0; x < W && same; ++x) {
             const int64_t xs = flip ? W - 1 - x : x;
             const int64_t sy = y + dy, sx = xs + dx;
-            const double want = sy >= 0 && sy < H && sx >= 0 && sx < W ? pixel(k, sy, sx, 0) / 255.0 : 0.0;
+            const double want =
+                sy >= 0 && sy < H && sx >= 0 && sx < W ? pixel(k, sy, sx, 0) / 255.0 : 0.0;
             same = std::abs(out[y * W + x] - want) < 1e-6;
           }
         if (same) {
@@ -200,7 +201,8 @@ TEST(ImageLoader, PrefetchChangesNothing) {
     ASSERT_EQ(a.size(), b.size());
     const std::vector<int64_t> order = sync.epoch_order(e);
     for (size_t i = 0; i < a.size(); ++i) {
-      EXPECT_EQ(a[i].x.to_vector<float>(), b[i].x.to_vector<float>()) << "epoch " << e << " batch " << i;
+      EXPECT_EQ(a[i].x.to_vector<float>(), b[i].x.to_vector<float>())
+          << "epoch " << e << " batch " << i;
       EXPECT_EQ(a[i].y.to_vector<int64_t>(), b[i].y.to_vector<int64_t>());
       EXPECT_EQ(a[i].x.to_vector<float>(),
                 sync.make_batch(order, e, static_cast<int64_t>(i)).x.to_vector<float>());

@@ -66,15 +66,18 @@ TEST(MnistDigits, CountsAndTheFixedSplit) {
 }
 
 TEST(MnistDigits, PixelsAreTheRoundedBytes) {
-  const fs::path d = fs::temp_directory_path() / ("cformer_test_mnist_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("cformer_test_mnist_" + std::to_string(::getpid()));
   fs::create_directories(d);
   std::string json = "{ \"data\": [";
   for (int i = 0; i < 784 * 2; ++i) {
     // byte / 255 to 3 decimals, as the package stores it; 0 and 1 as integers.
     const int byte = i % 256;
     char buf[32];
-    if (byte == 0 || byte == 255) std::snprintf(buf, sizeof(buf), "%d", byte / 255);
-    else std::snprintf(buf, sizeof(buf), "%.3f", byte / 255.0);
+    if (byte == 0 || byte == 255)
+      std::snprintf(buf, sizeof(buf), "%d", byte / 255);
+    else
+      std::snprintf(buf, sizeof(buf), "%.3f", byte / 255.0);
     if (i) json += ',';
     json += buf;
   }
@@ -89,25 +92,30 @@ TEST(MnistDigits, PixelsAreTheRoundedBytes) {
 }
 
 TEST(MnistDigits, MalformedFiles) {
-  const fs::path d = fs::temp_directory_path() / ("cformer_test_mnist_bad_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("cformer_test_mnist_bad_" + std::to_string(::getpid()));
   fs::create_directories(d);
   auto check = [&d](const std::string& name, const std::string& body, const std::string& want) {
     const std::string path = (d / name).string();
     std::ofstream(path) << body;
-    EXPECT_THROW_MSG(read_mnist_digit_json(path), FormatError, "mnist digits: " + path + ": " + want);
+    EXPECT_THROW_MSG(read_mnist_digit_json(path), FormatError,
+                     "mnist digits: " + path + ": " + want);
   };
   std::string zeros;
   for (int i = 0; i < 784; ++i) zeros += i ? ",0" : "0";
   check("short.json", "{\"data\": [0, 0.5, 1]}",
         "expected a positive multiple of 784 (28x28) values, found 3");
-  check("empty.json", "{\"data\": []}", "expected a positive multiple of 784 (28x28) values, found 0");
+  check("empty.json", "{\"data\": []}",
+        "expected a positive multiple of 784 (28x28) values, found 0");
   check("range.json", "{\"data\": [" + zeros + ", 0.25, 1.5]}",
         "element 785 (image 1, pixel 1) is 1.500000, expected a number in [0, 1]");
   check("neg.json", "{\"data\": [-0.1]}", "element 0 (image 0, pixel 0) is -0.100000");
-  check("string.json", "{\"data\": [0, \"x\"]}", "element 1 is a string, expected a number in [0, 1]");
+  check("string.json", "{\"data\": [0, \"x\"]}",
+        "element 1 is a string, expected a number in [0, 1]");
   check("nested.json", "{\"data\": [[0]]}", "element 0 is an array");
   check("key.json", "{\"pixels\": [0]}", "expected the key \"data\", found \"pixels\"");
-  check("two.json", "{\"data\": [], \"more\": 1}", "expected only the key \"data\", found \"more\"");
+  check("two.json", "{\"data\": [], \"more\": 1}",
+        "expected only the key \"data\", found \"more\"");
   check("array.json", "[0, 1]", "expected an object {\"data\": [...]}, found an array");
   check("cut.json", "{\"data\": [0, 0.5", "invalid JSON at byte");
   check("notjson.json", "PK\x03\x04", "invalid JSON at byte 1");

@@ -80,8 +80,8 @@ TEST(Png, IndependentDecoderGetsThePixelsBack) {
   bytes[bytes.size() / 2] ^= 0x10;
   io::write_file_atomic((d / "broken.png").string(), bytes);
   const std::string cmd = "/usr/bin/python3 '" +
-                          (fs::path(CFORMER_SOURCE_DIR) / "tools" / "png_check.py").string() + "' '" +
-                          (d / "broken.png").string() + "' /dev/null > /dev/null 2>&1";
+                          (fs::path(CFORMER_SOURCE_DIR) / "tools" / "png_check.py").string() +
+                          "' '" + (d / "broken.png").string() + "' /dev/null > /dev/null 2>&1";
   EXPECT_NE(std::system(cmd.c_str()), 0);
   fs::remove_all(d);
 }
@@ -95,15 +95,15 @@ TEST(Png, GridLayoutAndRealImages) {
   ASSERT_EQ(grid.shape(), (Shape{11, 11, 1}));
   const std::vector<uint8_t> g = grid.to_vector<uint8_t>();
   auto at = [&g](int y, int x) { return g[y * 11 + x]; };
-  EXPECT_EQ(at(0, 0), 255);                              // border
-  EXPECT_EQ(at(1, 1), 10);                               // image 0, pixel (0, 0), upscaled 2x
+  EXPECT_EQ(at(0, 0), 255);  // border
+  EXPECT_EQ(at(1, 1), 10);   // image 0, pixel (0, 0), upscaled 2x
   EXPECT_EQ(at(2, 2), 10);
-  EXPECT_EQ(at(1, 3), 20);                               // image 0, pixel (0, 1)
+  EXPECT_EQ(at(1, 3), 20);  // image 0, pixel (0, 1)
   EXPECT_EQ(at(4, 4), 40);
-  EXPECT_EQ(at(1, 5), 255);                              // padding between columns
-  EXPECT_EQ(at(1, 6), 11);                               // image 1
-  EXPECT_EQ(at(6, 1), 12);                               // image 2, second row
-  EXPECT_EQ(at(6, 6), 255);                              // the empty cell keeps the pad value
+  EXPECT_EQ(at(1, 5), 255);  // padding between columns
+  EXPECT_EQ(at(1, 6), 11);   // image 1
+  EXPECT_EQ(at(6, 1), 12);   // image 2, second row
+  EXPECT_EQ(at(6, 6), 255);  // the empty cell keeps the pad value
   EXPECT_EQ(make_image_grid(from_vector(px, Shape{3, 2, 2, 1}), 8, 0).shape(), (Shape{2, 6, 1}));
 
   const ImageDataset fashion = load_fashion_mnist(Split::test);
@@ -122,18 +122,23 @@ TEST(Png, Errors) {
   EXPECT_THROW_OP(encode_png(zeros(Shape{2, 2, 2}, DType::u8)), ShapeError, "encode_png");
   EXPECT_THROW_OP(encode_png(zeros(Shape{0, 2}, DType::u8)), ShapeError, "encode_png");
   EXPECT_THROW_OP(encode_png(zeros(Shape{1, 70000}, DType::u8)), ShapeError, "encode_png");
-  EXPECT_THROW_OP(make_image_grid(zeros(Shape{2, 2, 2}, DType::u8), 1), ShapeError, "make_image_grid");
-  EXPECT_THROW_OP(make_image_grid(zeros(Shape{0, 2, 2, 1}, DType::u8), 1), ShapeError, "make_image_grid");
+  EXPECT_THROW_OP(make_image_grid(zeros(Shape{2, 2, 2}, DType::u8), 1), ShapeError,
+                  "make_image_grid");
+  EXPECT_THROW_OP(make_image_grid(zeros(Shape{0, 2, 2, 1}, DType::u8), 1), ShapeError,
+                  "make_image_grid");
   EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}), 1), DTypeError, "make_image_grid");
-  EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}, DType::u8), 0), ValueError, "make_image_grid");
-  EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}, DType::u8), 1, -1), ValueError, "make_image_grid");
-  EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}, DType::u8), 1, 0, 0), ValueError, "make_image_grid");
+  EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}, DType::u8), 0), ValueError,
+                  "make_image_grid");
+  EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}, DType::u8), 1, -1), ValueError,
+                  "make_image_grid");
+  EXPECT_THROW_OP(make_image_grid(zeros(Shape{1, 2, 2, 1}, DType::u8), 1, 0, 0), ValueError,
+                  "make_image_grid");
   EXPECT_THROW_OP(make_image_grid(zeros(Shape{4000, 28, 28, 1}, DType::u8), 4000), ShapeError,
                   "make_image_grid");
   // The atomic write names the path and leaves nothing behind.
   const fs::path d = temp_dir();
-  EXPECT_THROW_MSG(write_png((d / "no" / "such.png").string(), zeros(Shape{2, 2}, DType::u8)), IoError,
-                   (d / "no" / "such.png").string());
+  EXPECT_THROW_MSG(write_png((d / "no" / "such.png").string(), zeros(Shape{2, 2}, DType::u8)),
+                   IoError, (d / "no" / "such.png").string());
   EXPECT_TRUE(fs::is_empty(d));
   fs::remove_all(d);
 }
