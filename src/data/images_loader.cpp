@@ -141,18 +141,17 @@ ImageBatch ImageLoader::make_batch(const std::vector<int64_t>& order, int64_t ep
           continue;
         }
         const uint8_t* row = src + sy * W * C + c;
+        // Output columns [lo, hi) read inside the image; the others are padding.
         const int64_t shift = dx - pad;
+        const int64_t lo = std::max<int64_t>(0, flip ? shift : -shift);
+        const int64_t hi = std::min<int64_t>(W, flip ? W + shift : W - shift);
+        std::fill(out, out + lo, lut[0]);
         if (!flip) {
-          for (int64_t xx = 0; xx < W; ++xx) {
-            const int64_t sx = xx + shift;
-            out[xx] = sx >= 0 && sx < W ? lut[row[sx * C]] : lut[0];
-          }
+          for (int64_t xx = lo; xx < hi; ++xx) out[xx] = lut[row[(xx + shift) * C]];
         } else {
-          for (int64_t xx = 0; xx < W; ++xx) {
-            const int64_t sx = W - 1 - xx + shift;
-            out[xx] = sx >= 0 && sx < W ? lut[row[sx * C]] : lut[0];
-          }
+          for (int64_t xx = lo; xx < hi; ++xx) out[xx] = lut[row[(W - 1 - xx + shift) * C]];
         }
+        std::fill(out + std::max(lo, hi), out + W, lut[0]);
       }
     }
   }
