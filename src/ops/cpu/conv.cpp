@@ -28,71 +28,14 @@ inline Span valid_span(int64_t off, int64_t S, int64_t W, int64_t OW) {
   return {lo, hi};
 }
 
-// col (C/G KH KW, OH OW) from one image's group of channels x (C/G, H, W).
-void im2col(const float* x, const Conv2dGeometry& g, float* col) {
-  const int64_t Cg = g.C / g.G, L = g.OH * g.OW, HW = g.H * g.W;
-  for (int64_t c = 0; c < Cg; ++c) {
-    const float* xc = x + c * HW;
-    for (int64_t i = 0; i < g.KH; ++i) {
-      for (int64_t j = 0; j < g.KW; ++j) {
-        float* row = col + ((c * g.KH + i) * g.KW + j) * L;
-        const int64_t off = j * g.DW - g.PW;
-        const Span s = valid_span(off, g.SW, g.W, g.OW);
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          float* r = row + oh * g.OW;
-          const int64_t ih = oh * g.SH - g.PH + i * g.DH;
-          if (ih < 0 || ih >= g.H) {
-            std::fill(r, r + g.OW, 0.0f);
-            continue;
-          }
-          const float* xr = xc + ih * g.W;
-          std::fill(r, r + s.lo, 0.0f);
-          if (g.SW == 1) {
-            std::memcpy(r + s.lo, xr + s.lo + off, sizeof(float) * (s.hi - s.lo));
-          } else {
-            for (int64_t ow = s.lo; ow < s.hi; ++ow) r[ow] = xr[ow * g.SW + off];
-          }
-          std::fill(r + s.hi, r + g.OW, 0.0f);
-        }
-      }
-    }
-  }
-}
-
-// dx (C/G, H, W) = the columns dcol (C/G KH KW, OH OW) summed back onto the image.
-void col2im(const float* dcol, const Conv2dGeometry& g, float* dx) {
-  const int64_t Cg = g.C / g.G, L = g.OH * g.OW, HW = g.H * g.W;
-  std::fill(dx, dx + Cg * HW, 0.0f);
-  for (int64_t c = 0; c < Cg; ++c) {
-    float* dxc = dx + c * HW;
-    for (int64_t i = 0; i < g.KH; ++i) {
-      for (int64_t j = 0; j < g.KW; ++j) {
-        const float* row = dcol + ((c * g.KH + i) * g.KW + j) * L;
-        const int64_t off = j * g.DW - g.PW;
-        const Span s = valid_span(off, g.SW, g.W, g.OW);
-        for (int64_t oh = 0; oh < g.OH; ++oh) {
-          const int64_t ih = oh * g.SH - g.PH + i * g.DH;
-          if (ih < 0 || ih >= g.H) continue;
-          const float* r = row + oh * g.OW;
-          float* dr = dxc + ih * g.W;
-          if (g.SW == 1) {
-#pragma omp simd
-            for (int64_t ow = s.lo; ow < s.hi; ++ow) dr[ow + off] += r[ow];
-          } else {
-            for (int64_t ow = s.lo; ow < s.hi; ++ow) dr[ow * g.SW + off] += r[ow];
-          }
-        }
-      }
-    }
-  }
-}
-
 bool is_pointwise(const Conv2dGeometry& g) {
   return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
 }
 
-// Each output channel reads one input channel: C/G = 1 (depthwise and channel multipliers).
-bool is_direct(const Conv2dGeometry& g) { return g.C == g.G; }
+// Depthwise convs (and channel multipliers): each output channel reads one input channel of its
+// own group. A single-channel input with G = 1 (a first layer) goes through im2col + GEMM: the
+// GEMM shares each patch among all output channels (measured in docs/notes/conv.md).
+bool is_direct(const Conv2dGeometry& g) { return g.C == g.G && g.G > 1; }
 
 // Threads for a loop over the N images: all of them when every thread gets an image.
 int image_threads(int64_t N) {
@@ -116,120 +59,218 @@ void for_images(int64_t N, int nt, const F& f) {
   }
 }
 
-// --- direct kernels (C/G = 1): one output plane (OH, OW) from one input plane (H, W).
+// --- direct kernels (C/G = 1). Each works on zero-padded planes of Wp = W + 2 PW columns, so
+// no tap needs a bounds check. With unit strides, output position (oh, ow) sits at t = oh Wp + ow
+// of a plane with the padded pitch, and every tap (i, j) is one contiguous multiply-add over
+// T = (OH - 1) Wp + OW values at offset i DH Wp + j DW: long vector loops even for 14x14 planes.
 
-void direct_forward_plane(const float* x, const float* w, float bias, const Conv2dGeometry& g,
-                          float* y) {
+struct Padded {
+  int64_t Hp, Wp, T;  // padded plane (Hp, Wp); T: extent of an output plane at pitch Wp
+  bool unit;          // unit strides: the whole-plane form
+};
+Padded padded(const Conv2dGeometry& g) {
+  const int64_t Wp = g.W + 2 * g.PW;
+  return {g.H + 2 * g.PH, Wp, (g.OH - 1) * Wp + g.OW, g.SH == 1 && g.SW == 1};
+}
+
+// xp (Hp, Wp) = x (H, W) with zero borders (the borders are written once per buffer).
+void pad_plane(const float* x, const Conv2dGeometry& g, const Padded& p, float* xp) {
+  for (int64_t h = 0; h < g.H; ++h)
+    std::memcpy(xp + (h + g.PH) * p.Wp + g.PW, x + h * g.W, sizeof(float) * g.W);
+}
+
+// ext (OH, Wp) = dy (OH, OW) at pitch Wp; the extra columns are zero (written once per buffer).
+void pitch_plane(const float* dy, const Conv2dGeometry& g, const Padded& p, float* ext) {
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    std::memcpy(ext + oh * p.Wp, dy + oh * g.OW, sizeof(float) * g.OW);
+}
+
+// col (C/G KH KW, OH OW) from one image's group of channels x (C/G, H, W), each channel copied
+// into the zero-bordered scratch xp (Hp, Wp) first so that the copies need no bounds checks.
+void im2col(const float* x, const Conv2dGeometry& g, const Padded& p, float* xp, float* col) {
+  const int64_t Cg = g.C / g.G, L = g.OH * g.OW, HW = g.H * g.W;
+  for (int64_t c = 0; c < Cg; ++c) {
+    pad_plane(x + c * HW, g, p, xp);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        float* row = col + ((c * g.KH + i) * g.KW + j) * L;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+          float* dst = row + oh * g.OW;
+          if (g.SW == 1) {
+#pragma omp simd
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
+          } else {
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow * g.SW];
+          }
+        }
+      }
+  }
+}
+
+// dx (C/G, H, W) = the columns dcol (C/G KH KW, OH OW) summed back onto the image, through the
+// padded scratch dxp (Hp, Wp).
+void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* dxp, float* dx) {
+  const int64_t Cg = g.C / g.G, L = g.OH * g.OW, HW = g.H * g.W;
+  for (int64_t c = 0; c < Cg; ++c) {
+    std::fill(dxp, dxp + p.Hp * p.Wp, 0.0f);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float* row = dcol + ((c * g.KH + i) * g.KW + j) * L;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          float* dst = dxp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+          const float* src = row + oh * g.OW;
+          if (g.SW == 1) {
+#pragma omp simd
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] += src[ow];
+          } else {
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow * g.SW] += src[ow];
+          }
+        }
+      }
+    for (int64_t h = 0; h < g.H; ++h)
+      std::memcpy(dx + c * HW + h * g.W, dxp + (h + g.PH) * p.Wp + g.PW, sizeof(float) * g.W);
+  }
+}
+
+// y (OH, OW) = bias + taps of w (KH, KW) over the padded plane xp; ext: (OH, Wp) scratch.
+void direct_forward_plane(const float* xp, const float* w, float bias, const Conv2dGeometry& g,
+                          const Padded& p, float* ext, float* y) {
+  if (p.unit) {
+    std::fill(ext, ext + p.T, bias);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float wv = w[i * g.KW + j];
+        const float* src = xp + i * g.DH * p.Wp + j * g.DW;
+#pragma omp simd
+        for (int64_t t = 0; t < p.T; ++t) ext[t] += wv * src[t];
+      }
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      std::memcpy(y + oh * g.OW, ext + oh * p.Wp, sizeof(float) * g.OW);
+    return;
+  }
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     float* yr = y + oh * g.OW;
     std::fill(yr, yr + g.OW, bias);
-    for (int64_t i = 0; i < g.KH; ++i) {
-      const int64_t ih = oh * g.SH - g.PH + i * g.DH;
-      if (ih < 0 || ih >= g.H) continue;
-      const float* xr = x + ih * g.W;
+    for (int64_t i = 0; i < g.KH; ++i)
       for (int64_t j = 0; j < g.KW; ++j) {
         const float wv = w[i * g.KW + j];
-        const int64_t off = j * g.DW - g.PW;
-        const Span s = valid_span(off, g.SW, g.W, g.OW);
-        if (g.SW == 1) {
-#pragma omp simd
-          for (int64_t ow = s.lo; ow < s.hi; ++ow) yr[ow] += wv * xr[ow + off];
-        } else {
-          for (int64_t ow = s.lo; ow < s.hi; ++ow) yr[ow] += wv * xr[ow * g.SW + off];
-        }
+        const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] += wv * src[ow * g.SW];
       }
-    }
   }
 }
 
-// dx (H, W) += the plane dy (OH, OW) spread through the kernel w (KH, KW).
-void direct_input_plane(const float* dy, const float* w, const Conv2dGeometry& g, float* dx) {
+// dxp (Hp, Wp) += dy (OH, OW) spread through the kernel w (KH, KW); ext: dy at pitch Wp.
+void direct_input_plane(const float* dy, const float* w, const Conv2dGeometry& g, const Padded& p,
+                        float* ext, float* dxp) {
+  if (p.unit) {
+    pitch_plane(dy, g, p, ext);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float wv = w[i * g.KW + j];
+        float* dst = dxp + i * g.DH * p.Wp + j * g.DW;
+#pragma omp simd
+        for (int64_t t = 0; t < p.T; ++t) dst[t] += wv * ext[t];
+      }
+    return;
+  }
   for (int64_t oh = 0; oh < g.OH; ++oh) {
     const float* dr = dy + oh * g.OW;
-    for (int64_t i = 0; i < g.KH; ++i) {
-      const int64_t ih = oh * g.SH - g.PH + i * g.DH;
-      if (ih < 0 || ih >= g.H) continue;
-      float* xr = dx + ih * g.W;
+    for (int64_t i = 0; i < g.KH; ++i)
       for (int64_t j = 0; j < g.KW; ++j) {
         const float wv = w[i * g.KW + j];
-        const int64_t off = j * g.DW - g.PW;
-        const Span s = valid_span(off, g.SW, g.W, g.OW);
-        if (g.SW == 1) {
-#pragma omp simd
-          for (int64_t ow = s.lo; ow < s.hi; ++ow) xr[ow + off] += wv * dr[ow];
-        } else {
-          for (int64_t ow = s.lo; ow < s.hi; ++ow) xr[ow * g.SW + off] += wv * dr[ow];
-        }
+        float* dst = dxp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow * g.SW] += wv * dr[ow];
       }
-    }
   }
 }
 
-// dw (KH, KW) += the correlation of dy (OH, OW) with x (H, W).
-void direct_weight_plane(const float* x, const float* dy, const Conv2dGeometry& g, float* dw) {
-  for (int64_t i = 0; i < g.KH; ++i) {
+// dw (KH, KW) += the correlation of dy (OH, OW) with the padded plane xp; ext: dy at pitch Wp.
+void direct_weight_plane(const float* xp, const float* dy, const Conv2dGeometry& g,
+                         const Padded& p, float* ext, float* dw) {
+  if (p.unit) {
+    pitch_plane(dy, g, p, ext);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float* src = xp + i * g.DH * p.Wp + j * g.DW;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t t = 0; t < p.T; ++t) acc += ext[t] * src[t];
+        dw[i * g.KW + j] += acc;
+      }
+    return;
+  }
+  for (int64_t i = 0; i < g.KH; ++i)
     for (int64_t j = 0; j < g.KW; ++j) {
-      const int64_t off = j * g.DW - g.PW;
-      const Span s = valid_span(off, g.SW, g.W, g.OW);
       float acc = 0.0f;
       for (int64_t oh = 0; oh < g.OH; ++oh) {
-        const int64_t ih = oh * g.SH - g.PH + i * g.DH;
-        if (ih < 0 || ih >= g.H) continue;
-        const float* xr = x + ih * g.W;
         const float* dr = dy + oh * g.OW;
-        if (g.SW == 1) {
-#pragma omp simd reduction(+ : acc)
-          for (int64_t ow = s.lo; ow < s.hi; ++ow) acc += dr[ow] * xr[ow + off];
-        } else {
-          for (int64_t ow = s.lo; ow < s.hi; ++ow) acc += dr[ow] * xr[ow * g.SW + off];
-        }
+        const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) acc += dr[ow] * src[ow * g.SW];
       }
       dw[i * g.KW + j] += acc;
     }
-  }
 }
 
 void direct_forward(const Conv2dArgs<float>& a) {
   const Conv2dGeometry& g = a.g;
+  const Padded p = padded(g);
   const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
-  const int64_t planes = g.N * g.O;
-  parallel_for(0, planes, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, L * KK)),
-               [&a, &g, Og, L, HW, KK](int64_t b, int64_t e) {
-                 for (int64_t p = b; p < e; ++p) {
-                   const int64_t n = p / g.O, o = p % g.O;
-                   direct_forward_plane(a.x + (n * g.C + o / Og) * HW, a.w + o * KK,
-                                        a.b ? a.b[o] : 0.0f, g, a.y + p * L);
+  // One input plane feeds its Og output planes: parallel over the (n, c) input planes.
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, Og * L * KK)),
+               [&a, &g, &p, Og, L, HW, KK](int64_t b, int64_t e) {
+                 std::vector<float> xp(p.Hp * p.Wp, 0.0f), ext(p.unit ? p.T : 0);
+                 for (int64_t q = b; q < e; ++q) {
+                   const int64_t n = q / g.C, c = q % g.C;
+                   pad_plane(a.x + q * HW, g, p, xp.data());
+                   for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                     direct_forward_plane(xp.data(), a.w + o * KK, a.b ? a.b[o] : 0.0f, g, p,
+                                          ext.data(), a.y + (n * g.O + o) * L);
                  }
                });
 }
 
 void direct_backward_input(const Conv2dBackwardInputArgs<float>& a) {
   const Conv2dGeometry& g = a.g;
+  const Padded p = padded(g);
   const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
-  const int64_t planes = g.N * g.C;
-  parallel_for(0, planes, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, Og * L * KK)),
-               [&a, &g, Og, L, HW, KK](int64_t b, int64_t e) {
-                 for (int64_t p = b; p < e; ++p) {
-                   const int64_t n = p / g.C, c = p % g.C;
-                   float* dx = a.dx + p * HW;
-                   std::fill(dx, dx + HW, a.b ? a.b[c] : 0.0f);
+  parallel_for(0, g.N * g.C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, Og * L * KK)),
+               [&a, &g, &p, Og, L, HW, KK](int64_t b, int64_t e) {
+                 std::vector<float> dxp(p.Hp * p.Wp), ext(p.unit ? g.OH * p.Wp : 0, 0.0f);
+                 for (int64_t q = b; q < e; ++q) {
+                   const int64_t n = q / g.C, c = q % g.C;
+                   std::fill(dxp.begin(), dxp.end(), 0.0f);
                    for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
-                     direct_input_plane(a.dy + (n * g.O + o) * L, a.w + o * KK, g, dx);
+                     direct_input_plane(a.dy + (n * g.O + o) * L, a.w + o * KK, g, p, ext.data(),
+                                        dxp.data());
+                   const float bv = a.b ? a.b[c] : 0.0f;
+                   float* dx = a.dx + q * HW;
+                   for (int64_t h = 0; h < g.H; ++h) {
+                     const float* src = dxp.data() + (h + g.PH) * p.Wp + g.PW;
+#pragma omp simd
+                     for (int64_t w = 0; w < g.W; ++w) dx[h * g.W + w] = src[w] + bv;
+                   }
                  }
                });
 }
 
 void direct_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
   const Conv2dGeometry& g = a.g;
+  const Padded p = padded(g);
   const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
-  parallel_for(0, g.O, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, g.N * L * KK)),
-               [&a, &g, Og, L, HW, KK](int64_t b, int64_t e) {
-                 for (int64_t o = b; o < e; ++o) {
-                   float* dw = a.dw + o * KK;
-                   std::fill(dw, dw + KK, 0.0f);
-                   for (int64_t n = 0; n < g.N; ++n)
-                     direct_weight_plane(a.x + (n * g.C + o / Og) * HW, a.dy + (n * g.O + o) * L,
-                                         g, dw);
+  // Parallel over the input channels: each thread owns the Og weight rows its channel feeds.
+  parallel_for(0, g.C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, g.N * Og * L * KK)),
+               [&a, &g, &p, Og, L, HW, KK](int64_t b, int64_t e) {
+                 std::vector<float> xp(p.Hp * p.Wp, 0.0f), ext(p.unit ? g.OH * p.Wp : 0, 0.0f);
+                 for (int64_t c = b; c < e; ++c) {
+                   std::fill(a.dw + c * Og * KK, a.dw + (c + 1) * Og * KK, 0.0f);
+                   for (int64_t n = 0; n < g.N; ++n) {
+                     pad_plane(a.x + (n * g.C + c) * HW, g, p, xp.data());
+                     for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                       direct_weight_plane(xp.data(), a.dy + (n * g.O + o) * L, g, p, ext.data(),
+                                           a.dw + o * KK);
+                   }
                  }
                });
 }
@@ -269,13 +310,14 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
     return;
   }
   const bool pointwise = is_pointwise(g);
-  for_images(g.N, image_threads(g.N), [&a, &g, Cg, Og, K, L, HW, pointwise](int, int64_t n0,
+  const Padded p = padded(g);
+  for_images(g.N, image_threads(g.N), [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int, int64_t n0,
                                                                              int64_t n1) {
-    std::vector<float> col(pointwise ? 0 : K * L);
+    std::vector<float> col(pointwise ? 0 : K * L), xp(pointwise ? 0 : p.Hp * p.Wp, 0.0f);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* xg = a.x + (n * g.C + grp * Cg) * HW;
-        if (!pointwise) im2col(xg, g, col.data());
+        if (!pointwise) im2col(xg, g, p, xp.data(), col.data());
         float* yg = a.y + (n * g.O + grp * Og) * L;
         gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : col.data(), L,
              0.0f, yg, L);
@@ -307,9 +349,10 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
     return;
   }
   const bool pointwise = is_pointwise(g);
-  for_images(g.N, image_threads(g.N), [&a, &g, Cg, Og, K, L, HW, pointwise](int, int64_t n0,
+  const Padded p = padded(g);
+  for_images(g.N, image_threads(g.N), [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int, int64_t n0,
                                                                              int64_t n1) {
-    std::vector<float> dcol(pointwise ? 0 : K * L);
+    std::vector<float> dcol(pointwise ? 0 : K * L), dxp(pointwise ? 0 : p.Hp * p.Wp);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* dyg = a.dy + (n * g.O + grp * Og) * L;
@@ -319,7 +362,7 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
           gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
         } else {
           gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, dcol.data(), L);
-          col2im(dcol.data(), g, dxg);
+          col2im(dcol.data(), g, p, dxp.data(), dxg);
         }
         if (!a.b) continue;
         for (int64_t c = 0; c < Cg; ++c) {
@@ -348,21 +391,22 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
     return;
   }
   const bool pointwise = is_pointwise(g);
+  const Padded p = padded(g);
   const int nt = image_threads(g.N);
   // Thread 0 accumulates into dw itself, the others into their own copies, summed at the end.
   std::vector<float> partial((nt - 1) * g.O * K);
-  for_images(g.N, nt, [&a, &g, &partial, Cg, Og, K, L, HW, pointwise](int tid, int64_t n0,
+  for_images(g.N, nt, [&a, &g, &p, &partial, Cg, Og, K, L, HW, pointwise](int tid, int64_t n0,
                                                                        int64_t n1) {
     float* dw = tid == 0 ? a.dw : partial.data() + (tid - 1) * g.O * K;
     if (n0 == n1) {
       std::fill(dw, dw + g.O * K, 0.0f);
       return;
     }
-    std::vector<float> col(pointwise ? 0 : K * L);
+    std::vector<float> col(pointwise ? 0 : K * L), xp(pointwise ? 0 : p.Hp * p.Wp, 0.0f);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* xg = a.x + (n * g.C + grp * Cg) * HW;
-        if (!pointwise) im2col(xg, g, col.data());
+        if (!pointwise) im2col(xg, g, p, xp.data(), col.data());
         gemm(false, true, Og, K, L, 1.0f, a.dy + (n * g.O + grp * Og) * L, L,
              pointwise ? xg : col.data(), L, n == n0 ? 0.0f : 1.0f, dw + grp * Og * K, K);
       }
