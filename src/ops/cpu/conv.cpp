@@ -37,26 +37,53 @@ bool is_pointwise(const Conv2dGeometry& g) {
 // GEMM shares each patch among all output channels (measured in docs/notes/conv.md).
 bool is_direct(const Conv2dGeometry& g) { return g.C == g.G && g.G > 1; }
 
-// Threads for a loop over the N images: all of them when every thread gets an image.
-int image_threads(int64_t N) {
-  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
-  return N >= threads ? threads : 1;
-}
+// Per-thread scratch of the image loops (sized on first use).
+struct Scratch {
+  std::vector<float> col, pad;
+};
 
-// Calls f(tid, n0, n1) on `nt` threads, each with a contiguous range of images.
+// Splits [0, N) (images, planes or channels) into `chunks` contiguous chunks (fixed by N and
+// chunks alone, so that per-chunk sums are reproducible) and calls f(chunk, n0, n1, scratch) for
+// each; threads take chunks dynamically, which keeps both busy when one of them is descheduled on
+// a shared machine. One chunk (or inside a parallel region): in turn on this thread, GEMMs
+// multi-threaded.
 template <class F>
-void for_images(int64_t N, int nt, const F& f) {
-  if (nt <= 1) {
-    f(0, int64_t{0}, N);
+void for_chunks(int64_t N, int64_t chunks, const F& f) {
+  auto bounds = [N, chunks](int64_t ck) {
+    return std::pair<int64_t, int64_t>{ck * N / chunks, (ck + 1) * N / chunks};
+  };
+  if (chunks <= 1 || omp_in_parallel() || omp_get_max_threads() <= 1) {
+    Scratch s;
+    for (int64_t ck = 0; ck < chunks; ++ck) {
+      const auto [n0, n1] = bounds(ck);
+      f(ck, n0, n1, s);
+    }
     return;
   }
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel
   {
-    const int tid = omp_get_thread_num();
-    const int64_t chunk = ceil_div(N, omp_get_num_threads());
-    const int64_t n0 = std::min(N, tid * chunk), n1 = std::min(N, n0 + chunk);
-    f(tid, n0, n1);
+    Scratch s;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t ck = 0; ck < chunks; ++ck) {
+      const auto [n0, n1] = bounds(ck);
+      f(ck, n0, n1, s);
+    }
   }
+}
+
+// Chunks for an image loop: one image each when every thread gets one (none is shared), else a
+// single chunk. `max_chunks` bounds it where every chunk keeps a partial sum.
+int64_t image_chunks(int64_t N, int64_t max_chunks) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || N < threads) return N > 0 ? 1 : 0;
+  return std::min(N, max_chunks);
+}
+
+// Chunks for the direct kernels' loops over `count` items of `work` multiply-adds each.
+int64_t work_chunks(int64_t count, int64_t work) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || count * work < kGrainSize) return count > 0 ? 1 : 0;
+  return std::min(count, 8 * static_cast<int64_t>(threads));
 }
 
 // --- direct kernels (C/G = 1). Each works on zero-padded planes of Wp = W + 2 PW columns, so
@@ -218,41 +245,43 @@ void direct_forward(const Conv2dArgs<float>& a) {
   const Padded p = padded(g);
   const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
   // One input plane feeds its Og output planes: parallel over the (n, c) input planes.
-  parallel_for(0, g.N * g.C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, Og * L * KK)),
-               [&a, &g, &p, Og, L, HW, KK](int64_t b, int64_t e) {
-                 std::vector<float> xp(p.Hp * p.Wp, 0.0f), ext(p.unit ? p.T : 0);
-                 for (int64_t q = b; q < e; ++q) {
-                   const int64_t n = q / g.C, c = q % g.C;
-                   pad_plane(a.x + q * HW, g, p, xp.data());
-                   for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
-                     direct_forward_plane(xp.data(), a.w + o * KK, a.b ? a.b[o] : 0.0f, g, p,
-                                          ext.data(), a.y + (n * g.O + o) * L);
-                 }
-               });
+  for_chunks(g.N * g.C, work_chunks(g.N * g.C, Og * L * KK),
+             [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
+               s.pad.resize(p.Hp * p.Wp, 0.0f);
+               s.col.resize(p.unit ? p.T : 0);
+               for (int64_t q = b; q < e; ++q) {
+                 const int64_t n = q / g.C, c = q % g.C;
+                 pad_plane(a.x + q * HW, g, p, s.pad.data());
+                 for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                   direct_forward_plane(s.pad.data(), a.w + o * KK, a.b ? a.b[o] : 0.0f, g, p,
+                                        s.col.data(), a.y + (n * g.O + o) * L);
+               }
+             });
 }
 
 void direct_backward_input(const Conv2dBackwardInputArgs<float>& a) {
   const Conv2dGeometry& g = a.g;
   const Padded p = padded(g);
   const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
-  parallel_for(0, g.N * g.C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, Og * L * KK)),
-               [&a, &g, &p, Og, L, HW, KK](int64_t b, int64_t e) {
-                 std::vector<float> dxp(p.Hp * p.Wp), ext(p.unit ? g.OH * p.Wp : 0, 0.0f);
-                 for (int64_t q = b; q < e; ++q) {
-                   const int64_t n = q / g.C, c = q % g.C;
-                   std::fill(dxp.begin(), dxp.end(), 0.0f);
-                   for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
-                     direct_input_plane(a.dy + (n * g.O + o) * L, a.w + o * KK, g, p, ext.data(),
-                                        dxp.data());
-                   const float bv = a.b ? a.b[c] : 0.0f;
-                   float* dx = a.dx + q * HW;
-                   for (int64_t h = 0; h < g.H; ++h) {
-                     const float* src = dxp.data() + (h + g.PH) * p.Wp + g.PW;
+  for_chunks(g.N * g.C, work_chunks(g.N * g.C, Og * L * KK),
+             [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
+               s.pad.resize(p.Hp * p.Wp);
+               s.col.resize(p.unit ? g.OH * p.Wp : 0, 0.0f);
+               for (int64_t q = b; q < e; ++q) {
+                 const int64_t n = q / g.C, c = q % g.C;
+                 std::fill(s.pad.begin(), s.pad.end(), 0.0f);
+                 for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                   direct_input_plane(a.dy + (n * g.O + o) * L, a.w + o * KK, g, p, s.col.data(),
+                                      s.pad.data());
+                 const float bv = a.b ? a.b[c] : 0.0f;
+                 float* dx = a.dx + q * HW;
+                 for (int64_t h = 0; h < g.H; ++h) {
+                   const float* src = s.pad.data() + (h + g.PH) * p.Wp + g.PW;
 #pragma omp simd
-                     for (int64_t w = 0; w < g.W; ++w) dx[h * g.W + w] = src[w] + bv;
-                   }
+                   for (int64_t w = 0; w < g.W; ++w) dx[h * g.W + w] = src[w] + bv;
                  }
-               });
+               }
+             });
 }
 
 void direct_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
@@ -260,19 +289,20 @@ void direct_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
   const Padded p = padded(g);
   const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
   // Parallel over the input channels: each thread owns the Og weight rows its channel feeds.
-  parallel_for(0, g.C, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, g.N * Og * L * KK)),
-               [&a, &g, &p, Og, L, HW, KK](int64_t b, int64_t e) {
-                 std::vector<float> xp(p.Hp * p.Wp, 0.0f), ext(p.unit ? g.OH * p.Wp : 0, 0.0f);
-                 for (int64_t c = b; c < e; ++c) {
-                   std::fill(a.dw + c * Og * KK, a.dw + (c + 1) * Og * KK, 0.0f);
-                   for (int64_t n = 0; n < g.N; ++n) {
-                     pad_plane(a.x + (n * g.C + c) * HW, g, p, xp.data());
-                     for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
-                       direct_weight_plane(xp.data(), a.dy + (n * g.O + o) * L, g, p, ext.data(),
-                                           a.dw + o * KK);
-                   }
+  for_chunks(g.C, work_chunks(g.C, g.N * Og * L * KK),
+             [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
+               s.pad.resize(p.Hp * p.Wp, 0.0f);
+               s.col.resize(p.unit ? g.OH * p.Wp : 0, 0.0f);
+               for (int64_t c = b; c < e; ++c) {
+                 std::fill(a.dw + c * Og * KK, a.dw + (c + 1) * Og * KK, 0.0f);
+                 for (int64_t n = 0; n < g.N; ++n) {
+                   pad_plane(a.x + (n * g.C + c) * HW, g, p, s.pad.data());
+                   for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                     direct_weight_plane(s.pad.data(), a.dy + (n * g.O + o) * L, g, p,
+                                         s.col.data(), a.dw + o * KK);
                  }
-               });
+               }
+             });
 }
 
 // db[o] = sum of dy over the images and the plane.
@@ -311,16 +341,19 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  for_images(g.N, image_threads(g.N), [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int, int64_t n0,
-                                                                             int64_t n1) {
-    std::vector<float> col(pointwise ? 0 : K * L), xp(pointwise ? 0 : p.Hp * p.Wp, 0.0f);
+  auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
+                                                         Scratch& s) {
+    if (!pointwise) {
+      s.col.resize(K * L);
+      s.pad.resize(p.Hp * p.Wp, 0.0f);
+    }
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* xg = a.x + (n * g.C + grp * Cg) * HW;
-        if (!pointwise) im2col(xg, g, p, xp.data(), col.data());
+        if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
         float* yg = a.y + (n * g.O + grp * Og) * L;
-        gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : col.data(), L,
-             0.0f, yg, L);
+        gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : s.col.data(),
+             L, 0.0f, yg, L);
         if (!a.b) continue;
         for (int64_t o = 0; o < Og; ++o) {
           const float bv = a.b[grp * Og + o];
@@ -330,7 +363,8 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
         }
       }
     }
-  });
+  };
+  for_chunks(g.N, image_chunks(g.N, g.N), body);
 }
 
 void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
@@ -350,9 +384,12 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  for_images(g.N, image_threads(g.N), [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int, int64_t n0,
-                                                                             int64_t n1) {
-    std::vector<float> dcol(pointwise ? 0 : K * L), dxp(pointwise ? 0 : p.Hp * p.Wp);
+  auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
+                                                         Scratch& s) {
+    if (!pointwise) {
+      s.col.resize(K * L);
+      s.pad.resize(p.Hp * p.Wp);
+    }
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* dyg = a.dy + (n * g.O + grp * Og) * L;
@@ -361,8 +398,8 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
         if (pointwise) {
           gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
         } else {
-          gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, dcol.data(), L);
-          col2im(dcol.data(), g, p, dxp.data(), dxg);
+          gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, s.col.data(), L);
+          col2im(s.col.data(), g, p, s.pad.data(), dxg);
         }
         if (!a.b) continue;
         for (int64_t c = 0; c < Cg; ++c) {
@@ -373,7 +410,8 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
         }
       }
     }
-  });
+  };
+  for_chunks(g.N, image_chunks(g.N, g.N), body);
 }
 
 void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
@@ -392,31 +430,30 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  const int nt = image_threads(g.N);
-  // Thread 0 accumulates into dw itself, the others into their own copies, summed at the end.
-  std::vector<float> partial((nt - 1) * g.O * K);
-  for_images(g.N, nt, [&a, &g, &p, &partial, Cg, Og, K, L, HW, pointwise](int tid, int64_t n0,
-                                                                       int64_t n1) {
-    float* dw = tid == 0 ? a.dw : partial.data() + (tid - 1) * g.O * K;
-    if (n0 == n1) {
-      std::fill(dw, dw + g.O * K, 0.0f);
-      return;
+  // Chunk 0 accumulates into dw itself, the others into their own partial sums, added in order.
+  const int64_t chunks = image_chunks(g.N, 2 * omp_get_max_threads()), total = g.O * K;
+  std::vector<float> partial(std::max<int64_t>(0, chunks - 1) * total);
+  auto body = [&a, &g, &p, &partial, Cg, Og, K, L, HW, total, pointwise](
+                  int64_t ck, int64_t n0, int64_t n1, Scratch& s) {
+    float* dw = ck == 0 ? a.dw : partial.data() + (ck - 1) * total;
+    if (!pointwise) {
+      s.col.resize(K * L);
+      s.pad.resize(p.Hp * p.Wp, 0.0f);
     }
-    std::vector<float> col(pointwise ? 0 : K * L), xp(pointwise ? 0 : p.Hp * p.Wp, 0.0f);
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* xg = a.x + (n * g.C + grp * Cg) * HW;
-        if (!pointwise) im2col(xg, g, p, xp.data(), col.data());
+        if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
         gemm(false, true, Og, K, L, 1.0f, a.dy + (n * g.O + grp * Og) * L, L,
-             pointwise ? xg : col.data(), L, n == n0 ? 0.0f : 1.0f, dw + grp * Og * K, K);
+             pointwise ? xg : s.col.data(), L, n == n0 ? 0.0f : 1.0f, dw + grp * Og * K, K);
       }
     }
-  });
-  const int64_t total = g.O * K;
-  for (int t = 1; t < nt; ++t) {
-    const float* p = partial.data() + (t - 1) * total;
+  };
+  for_chunks(g.N, chunks, body);
+  for (int64_t ck = 1; ck < chunks; ++ck) {
+    const float* part = partial.data() + (ck - 1) * total;
 #pragma omp simd
-    for (int64_t i = 0; i < total; ++i) a.dw[i] += p[i];
+    for (int64_t i = 0; i < total; ++i) a.dw[i] += part[i];
   }
 }
 
