@@ -1,0 +1,311 @@
+// Pooling kernels. OpenMP over the P = N C planes (each plane belongs to one thread, so the
+// backward scatters need no atomics); per output cell the window's valid rows and columns are
+// computed once, so the inner loops carry no bounds tests. The _ref kernels are plain loops
+// with double accumulation.
+#include <cmath>
+#include <limits>
+
+#include "ops/cpu/parallel.h"
+#include "ops/pool.h"
+
+namespace cf::ops::cpu {
+namespace {
+
+// The first and one-past-last i with 0 <= start + i d < size, i in [0, k).
+struct Range {
+  int64_t lo, hi;
+};
+inline Range valid(int64_t start, int64_t k, int64_t d, int64_t size) {
+  const int64_t lo = start < 0 ? (-start + d - 1) / d : 0;
+  const int64_t hi = std::min<int64_t>(k, (size - start + d - 1) / d);
+  return {lo, std::max(lo, hi)};
+}
+
+template <class F>
+void for_planes(int64_t P, int64_t per_plane, const F& f) {
+  parallel_for(0, P, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, per_plane)),
+               [&f](int64_t b, int64_t e) {
+                 for (int64_t p = b; p < e; ++p) f(p);
+               });
+}
+
+template <class T>
+inline bool takes_max(T v, T m) {
+  return v > m || v != v;  // PyTorch: a NaN wins, and the first of equal maxima stays
+}
+
+// avg_pool2d's window for one output cell: the clipped bounds and the divisor.
+struct AvgWindow {
+  int64_t h0, h1, w0, w1;
+  double divisor;
+};
+inline AvgWindow avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow, bool count_include_pad,
+                            int64_t divisor) {
+  int64_t h0 = oh * g.sh - g.ph, w0 = ow * g.sw - g.pw;
+  int64_t h1 = std::min(h0 + g.kh, g.H + g.ph), w1 = std::min(w0 + g.kw, g.W + g.pw);
+  const int64_t pool = (h1 - h0) * (w1 - w0);
+  h0 = std::max<int64_t>(h0, 0);
+  w0 = std::max<int64_t>(w0, 0);
+  h1 = std::min(h1, g.H);
+  w1 = std::min(w1, g.W);
+  const int64_t n = std::max<int64_t>(h1 - h0, 0) * std::max<int64_t>(w1 - w0, 0);
+  const double d = divisor ? static_cast<double>(divisor)
+                           : static_cast<double>(count_include_pad ? pool : n);
+  return {h0, std::max(h0, h1), w0, std::max(w0, w1), d};
+}
+
+// adaptive_avg_pool2d's bounds: [floor(o in / out), ceil((o + 1) in / out)).
+inline int64_t start_index(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+inline int64_t end_index(int64_t o, int64_t in, int64_t out) {
+  return ((o + 1) * in + out - 1) / out;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- max_pool2d
+
+void max_pool2d_forward(const MaxPool2dArgs<float>& a) {
+  const Pool2dGeom g = a.g;
+  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+    const float* x = a.x + p * g.H * g.W;
+    float* y = a.y + p * g.Ho * g.Wo;
+    int64_t* idx = a.idx ? a.idx + p * g.Ho * g.Wo : nullptr;
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      const int64_t h0 = oh * g.sh - g.ph;
+      const Range ri = valid(h0, g.kh, g.dh, g.H);
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const int64_t w0 = ow * g.sw - g.pw;
+        const Range rj = valid(w0, g.kw, g.dw, g.W);
+        float m = -std::numeric_limits<float>::infinity();
+        int64_t mi = -1;
+        for (int64_t i = ri.lo; i < ri.hi; ++i) {
+          const int64_t row = (h0 + i * g.dh) * g.W + w0;
+          for (int64_t j = rj.lo; j < rj.hi; ++j) {
+            const float v = x[row + j * g.dw];
+            if (takes_max(v, m) || mi < 0) {
+              m = v;
+              mi = row + j * g.dw;
+            }
+          }
+        }
+        y[oh * g.Wo + ow] = m;
+        if (idx) idx[oh * g.Wo + ow] = mi;
+      }
+    }
+  });
+}
+
+template <class T>
+void max_pool2d_forward_ref(const MaxPool2dArgs<T>& a) {
+  const Pool2dGeom& g = a.g;
+  for (int64_t p = 0; p < g.P; ++p)
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        T m = -std::numeric_limits<T>::infinity();
+        int64_t mi = -1;
+        for (int64_t i = 0; i < g.kh; ++i)
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ih = oh * g.sh - g.ph + i * g.dh, iw = ow * g.sw - g.pw + j * g.dw;
+            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+            const T v = a.x[(p * g.H + ih) * g.W + iw];
+            if (takes_max(v, m) || mi < 0) {
+              m = v;
+              mi = ih * g.W + iw;
+            }
+          }
+        const int64_t at = (p * g.Ho + oh) * g.Wo + ow;
+        a.y[at] = m;
+        if (a.idx) a.idx[at] = mi;
+      }
+}
+
+void max_pool2d_backward(const MaxPool2dBackwardArgs<float>& a) {
+  const Pool2dGeom g = a.geom;
+  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+    float* dx = a.dx + p * g.H * g.W;
+    const float* gy = a.g + p * g.Ho * g.Wo;
+    const int64_t* idx = a.idx + p * g.Ho * g.Wo;
+    for (int64_t i = 0; i < g.H * g.W; ++i) dx[i] = 0.0f;
+    for (int64_t o = 0; o < g.Ho * g.Wo; ++o)
+      if (idx[o] >= 0) dx[idx[o]] += gy[o];
+  });
+}
+
+template <class T>
+void max_pool2d_backward_ref(const MaxPool2dBackwardArgs<T>& a) {
+  const Pool2dGeom& g = a.geom;
+  for (int64_t i = 0; i < g.P * g.H * g.W; ++i) a.dx[i] = T(0);
+  for (int64_t p = 0; p < g.P; ++p)
+    for (int64_t o = 0; o < g.Ho * g.Wo; ++o) {
+      const int64_t k = a.idx[p * g.Ho * g.Wo + o];
+      if (k >= 0) a.dx[p * g.H * g.W + k] += a.g[p * g.Ho * g.Wo + o];
+    }
+}
+
+// ---------------------------------------------------------------- avg_pool2d
+
+void avg_pool2d_forward(const AvgPool2dArgs<float>& a) {
+  const Pool2dGeom g = a.g;
+  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+    const float* x = a.x + p * g.H * g.W;
+    float* y = a.y + p * g.Ho * g.Wo;
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const AvgWindow w = avg_window(g, oh, ow, a.count_include_pad, a.divisor);
+        float s = 0.0f;
+        for (int64_t ih = w.h0; ih < w.h1; ++ih)
+          for (int64_t iw = w.w0; iw < w.w1; ++iw) s += x[ih * g.W + iw];
+        y[oh * g.Wo + ow] = w.h0 < w.h1 && w.w0 < w.w1 ? s / static_cast<float>(w.divisor) : 0.0f;
+      }
+  });
+}
+
+template <class T>
+void avg_pool2d_forward_ref(const AvgPool2dArgs<T>& a) {
+  const Pool2dGeom& g = a.g;
+  for (int64_t p = 0; p < g.P; ++p)
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const AvgWindow w = avg_window(g, oh, ow, a.count_include_pad, a.divisor);
+        double s = 0.0;
+        for (int64_t ih = w.h0; ih < w.h1; ++ih)
+          for (int64_t iw = w.w0; iw < w.w1; ++iw) s += a.x[(p * g.H + ih) * g.W + iw];
+        const bool empty = w.h0 == w.h1 || w.w0 == w.w1;
+        a.y[(p * g.Ho + oh) * g.Wo + ow] = static_cast<T>(empty ? 0.0 : s / w.divisor);
+      }
+}
+
+void avg_pool2d_backward(const AvgPool2dArgs<float>& a) {
+  const Pool2dGeom g = a.g;
+  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+    const float* gy = a.x + p * g.Ho * g.Wo;
+    float* dx = a.y + p * g.H * g.W;
+    for (int64_t i = 0; i < g.H * g.W; ++i) dx[i] = 0.0f;
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const AvgWindow w = avg_window(g, oh, ow, a.count_include_pad, a.divisor);
+        const float v = gy[oh * g.Wo + ow] / static_cast<float>(w.divisor);
+        for (int64_t ih = w.h0; ih < w.h1; ++ih)
+          for (int64_t iw = w.w0; iw < w.w1; ++iw) dx[ih * g.W + iw] += v;
+      }
+  });
+}
+
+template <class T>
+void avg_pool2d_backward_ref(const AvgPool2dArgs<T>& a) {
+  const Pool2dGeom& g = a.g;
+  for (int64_t i = 0; i < g.P * g.H * g.W; ++i) a.y[i] = T(0);
+  for (int64_t p = 0; p < g.P; ++p)
+    for (int64_t oh = 0; oh < g.Ho; ++oh)
+      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+        const AvgWindow w = avg_window(g, oh, ow, a.count_include_pad, a.divisor);
+        const double v = a.x[(p * g.Ho + oh) * g.Wo + ow] / w.divisor;
+        for (int64_t ih = w.h0; ih < w.h1; ++ih)
+          for (int64_t iw = w.w0; iw < w.w1; ++iw)
+            a.y[(p * g.H + ih) * g.W + iw] = static_cast<T>(a.y[(p * g.H + ih) * g.W + iw] + v);
+      }
+}
+
+// ---------------------------------------------------------------- adaptive_avg_pool2d
+
+void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dArgs<float>& a) {
+  const int64_t H = a.H, W = a.W, Ho = a.Ho, Wo = a.Wo;
+  for_planes(a.P, H * W, [&a, H, W, Ho, Wo](int64_t p) {
+    const float* x = a.x + p * H * W;
+    float* y = a.y + p * Ho * Wo;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      const int64_t h0 = start_index(oh, H, Ho), h1 = end_index(oh, H, Ho);
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t w0 = start_index(ow, W, Wo), w1 = end_index(ow, W, Wo);
+        float s = 0.0f;
+        if (w0 == 0 && w1 == W) {  // whole rows: one contiguous run
+          const float* r = x + h0 * W;
+          const int64_t n = (h1 - h0) * W;
+#pragma omp simd reduction(+ : s)
+          for (int64_t i = 0; i < n; ++i) s += r[i];
+        } else {
+          for (int64_t ih = h0; ih < h1; ++ih) {
+            const float* r = x + ih * W;
+#pragma omp simd reduction(+ : s)
+            for (int64_t iw = w0; iw < w1; ++iw) s += r[iw];
+          }
+        }
+        y[oh * Wo + ow] = s / static_cast<float>((h1 - h0) * (w1 - w0));
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptive_avg_pool2d_forward_ref(const AdaptiveAvgPool2dArgs<T>& a) {
+  for (int64_t p = 0; p < a.P; ++p)
+    for (int64_t oh = 0; oh < a.Ho; ++oh)
+      for (int64_t ow = 0; ow < a.Wo; ++ow) {
+        const int64_t h0 = start_index(oh, a.H, a.Ho), h1 = end_index(oh, a.H, a.Ho);
+        const int64_t w0 = start_index(ow, a.W, a.Wo), w1 = end_index(ow, a.W, a.Wo);
+        double s = 0.0;
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) s += a.x[(p * a.H + ih) * a.W + iw];
+        a.y[(p * a.Ho + oh) * a.Wo + ow] =
+            static_cast<T>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+      }
+}
+
+void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dArgs<float>& a) {
+  const int64_t H = a.H, W = a.W, Ho = a.Ho, Wo = a.Wo;
+  for_planes(a.P, H * W, [&a, H, W, Ho, Wo](int64_t p) {
+    const float* gy = a.x + p * Ho * Wo;
+    float* dx = a.y + p * H * W;
+    if (Ho == 1 && Wo == 1) {  // global pooling: one value for the whole plane
+      const float v = gy[0] / static_cast<float>(H * W);
+#pragma omp simd
+      for (int64_t i = 0; i < H * W; ++i) dx[i] = v;
+      return;
+    }
+    for (int64_t i = 0; i < H * W; ++i) dx[i] = 0.0f;
+    for (int64_t oh = 0; oh < Ho; ++oh) {
+      const int64_t h0 = start_index(oh, H, Ho), h1 = end_index(oh, H, Ho);
+      for (int64_t ow = 0; ow < Wo; ++ow) {
+        const int64_t w0 = start_index(ow, W, Wo), w1 = end_index(ow, W, Wo);
+        const float v = gy[oh * Wo + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
+        for (int64_t ih = h0; ih < h1; ++ih) {
+          float* r = dx + ih * W;
+#pragma omp simd
+          for (int64_t iw = w0; iw < w1; ++iw) r[iw] += v;
+        }
+      }
+    }
+  });
+}
+
+template <class T>
+void adaptive_avg_pool2d_backward_ref(const AdaptiveAvgPool2dArgs<T>& a) {
+  for (int64_t i = 0; i < a.P * a.H * a.W; ++i) a.y[i] = T(0);
+  for (int64_t p = 0; p < a.P; ++p)
+    for (int64_t oh = 0; oh < a.Ho; ++oh)
+      for (int64_t ow = 0; ow < a.Wo; ++ow) {
+        const int64_t h0 = start_index(oh, a.H, a.Ho), h1 = end_index(oh, a.H, a.Ho);
+        const int64_t w0 = start_index(ow, a.W, a.Wo), w1 = end_index(ow, a.W, a.Wo);
+        const double v = a.x[(p * a.Ho + oh) * a.Wo + ow] / static_cast<double>((h1 - h0) * (w1 - w0));
+        for (int64_t ih = h0; ih < h1; ++ih)
+          for (int64_t iw = w0; iw < w1; ++iw) {
+            T& d = a.y[(p * a.H + ih) * a.W + iw];
+            d = static_cast<T>(d + v);
+          }
+      }
+}
+
+template void max_pool2d_forward_ref<float>(const MaxPool2dArgs<float>&);
+template void max_pool2d_forward_ref<double>(const MaxPool2dArgs<double>&);
+template void max_pool2d_backward_ref<float>(const MaxPool2dBackwardArgs<float>&);
+template void max_pool2d_backward_ref<double>(const MaxPool2dBackwardArgs<double>&);
+template void avg_pool2d_forward_ref<float>(const AvgPool2dArgs<float>&);
+template void avg_pool2d_forward_ref<double>(const AvgPool2dArgs<double>&);
+template void avg_pool2d_backward_ref<float>(const AvgPool2dArgs<float>&);
+template void avg_pool2d_backward_ref<double>(const AvgPool2dArgs<double>&);
+template void adaptive_avg_pool2d_forward_ref<float>(const AdaptiveAvgPool2dArgs<float>&);
+template void adaptive_avg_pool2d_forward_ref<double>(const AdaptiveAvgPool2dArgs<double>&);
+template void adaptive_avg_pool2d_backward_ref<float>(const AdaptiveAvgPool2dArgs<float>&);
+template void adaptive_avg_pool2d_backward_ref<double>(const AdaptiveAvgPool2dArgs<double>&);
+
+}  // namespace cf::ops::cpu
