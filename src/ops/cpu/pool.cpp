@@ -4,8 +4,10 @@
 // with double accumulation.
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/vec.h"
 #include "ops/pool.h"
 
 namespace cf::ops::cpu {
@@ -54,10 +56,40 @@ inline AvgWindow avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow, bool co
   return {h0, std::max(h0, h1), w0, std::max(w0, w1), d};
 }
 
+// The output columns [lo, hi) whose windows lie inside the input along w (no clipping).
+struct Interior {
+  int64_t lo, hi;
+};
+inline Interior interior(const Pool2dGeom& g) {
+  const int64_t lo = std::min<int64_t>(g.Wo, (g.pw + g.sw - 1) / g.sw);
+  // ow sw - pw + (kw - 1) dw <= W - 1
+  const int64_t last = g.W - 1 + g.pw - (g.kw - 1) * g.dw;
+  const int64_t hi = last < 0 ? 0 : std::min<int64_t>(g.Wo, last / g.sw + 1);
+  return {lo, std::max(lo, hi)};
+}
+
 // adaptive_avg_pool2d's bounds: [floor(o in / out), ceil((o + 1) in / out)).
 inline int64_t start_index(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
 inline int64_t end_index(int64_t o, int64_t in, int64_t out) {
   return ((o + 1) * in + out - 1) / out;
+}
+
+// The bounds of every output row and column, computed once per call (divisions are slow).
+struct Bounds {
+  std::vector<int64_t> h0, h1, w0, w1;
+};
+inline Bounds adaptive_bounds(int64_t H, int64_t W, int64_t Ho, int64_t Wo) {
+  Bounds b{std::vector<int64_t>(Ho), std::vector<int64_t>(Ho), std::vector<int64_t>(Wo),
+           std::vector<int64_t>(Wo)};
+  for (int64_t o = 0; o < Ho; ++o) {
+    b.h0[o] = start_index(o, H, Ho);
+    b.h1[o] = end_index(o, H, Ho);
+  }
+  for (int64_t o = 0; o < Wo; ++o) {
+    b.w0[o] = start_index(o, W, Wo);
+    b.w1[o] = end_index(o, W, Wo);
+  }
+  return b;
 }
 
 }  // namespace
@@ -66,14 +98,18 @@ inline int64_t end_index(int64_t o, int64_t in, int64_t out) {
 
 void max_pool2d_forward(const MaxPool2dArgs<float>& a) {
   const Pool2dGeom g = a.g;
-  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+  const Interior in = interior(g);
+  for_planes(g.P, g.H * g.W, [&a, g, in](int64_t p) {
     const float* x = a.x + p * g.H * g.W;
     float* y = a.y + p * g.Ho * g.Wo;
     int64_t* idx = a.idx ? a.idx + p * g.Ho * g.Wo : nullptr;
     for (int64_t oh = 0; oh < g.Ho; ++oh) {
       const int64_t h0 = oh * g.sh - g.ph;
       const Range ri = valid(h0, g.kh, g.dh, g.H);
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+      float* yr = y + oh * g.Wo;
+      int64_t* ir = idx ? idx + oh * g.Wo : nullptr;
+      // Edge cells (windows clipped by the padding): one at a time.
+      auto cell = [x, g, h0, ri, yr, ir](int64_t ow) {
         const int64_t w0 = ow * g.sw - g.pw;
         const Range rj = valid(w0, g.kw, g.dw, g.W);
         float m = -std::numeric_limits<float>::infinity();
@@ -88,9 +124,47 @@ void max_pool2d_forward(const MaxPool2dArgs<float>& a) {
             }
           }
         }
-        y[oh * g.Wo + ow] = m;
-        if (idx) idx[oh * g.Wo + ow] = mi;
+        yr[ow] = m;
+        if (ir) ir[ow] = mi;
+      };
+      for (int64_t ow = 0; ow < in.lo; ++ow) cell(ow);
+      for (int64_t ow = in.hi; ow < g.Wo; ++ow) cell(ow);
+      // Interior cells: the whole run of them per window offset (i, j), in PyTorch's order.
+      const int64_t lo = in.lo, hi = in.hi;
+      if (lo >= hi) continue;
+      if (ri.lo >= ri.hi) {
+        for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = -std::numeric_limits<float>::infinity();
+        if (ir)
+          for (int64_t ow = lo; ow < hi; ++ow) ir[ow] = -1;
+        continue;
       }
+      bool first = true;
+      for (int64_t i = ri.lo; i < ri.hi; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t base = (h0 + i * g.dh) * g.W - g.pw + j * g.dw;  // + ow sw >= 0
+          const int64_t sw = g.sw;
+          if (first) {
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = x[base + ow * sw];
+            if (ir)
+              for (int64_t ow = lo; ow < hi; ++ow) ir[ow] = base + ow * sw;
+            first = false;
+          } else if (ir) {
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const float v = x[base + ow * sw];
+              const bool take = v > yr[ow] || v != v;
+              yr[ow] = take ? v : yr[ow];
+              ir[ow] = take ? base + ow * sw : ir[ow];
+            }
+          } else {
+#pragma omp simd
+            for (int64_t ow = lo; ow < hi; ++ow) {
+              const float v = x[base + ow * sw];
+              yr[ow] = v > yr[ow] || v != v ? v : yr[ow];
+            }
+          }
+        }
     }
   });
 }
@@ -146,17 +220,40 @@ void max_pool2d_backward_ref(const MaxPool2dBackwardArgs<T>& a) {
 
 void avg_pool2d_forward(const AvgPool2dArgs<float>& a) {
   const Pool2dGeom g = a.g;
-  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+  const Interior in = interior(g);
+  for_planes(g.P, g.H * g.W, [&a, g, in](int64_t p) {
     const float* x = a.x + p * g.H * g.W;
     float* y = a.y + p * g.Ho * g.Wo;
-    for (int64_t oh = 0; oh < g.Ho; ++oh)
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      float* yr = y + oh * g.Wo;
+      auto cell = [&a, x, g, oh, yr](int64_t ow) {
         const AvgWindow w = avg_window(g, oh, ow, a.count_include_pad, a.divisor);
         float s = 0.0f;
         for (int64_t ih = w.h0; ih < w.h1; ++ih)
           for (int64_t iw = w.w0; iw < w.w1; ++iw) s += x[ih * g.W + iw];
-        y[oh * g.Wo + ow] = w.h0 < w.h1 && w.w0 < w.w1 ? s / static_cast<float>(w.divisor) : 0.0f;
+        yr[ow] = w.h0 < w.h1 && w.w0 < w.w1 ? s / static_cast<float>(w.divisor) : 0.0f;
+      };
+      for (int64_t ow = 0; ow < in.lo; ++ow) cell(ow);
+      for (int64_t ow = in.hi; ow < g.Wo; ++ow) cell(ow);
+      const int64_t lo = in.lo, hi = in.hi, sw = g.sw;
+      if (lo >= hi) continue;
+      // Interior cells share the row extent, hence the divisor.
+      const AvgWindow w = avg_window(g, oh, lo, a.count_include_pad, a.divisor);
+      if (w.h0 == w.h1) {
+        for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
+        continue;
       }
+      for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
+      for (int64_t ih = w.h0; ih < w.h1; ++ih)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t base = ih * g.W - g.pw + j;  // + ow sw >= 0
+#pragma omp simd
+          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += x[base + ow * sw];
+        }
+      const float d = static_cast<float>(w.divisor);
+#pragma omp simd
+      for (int64_t ow = lo; ow < hi; ++ow) yr[ow] /= d;
+    }
   });
 }
 
@@ -177,17 +274,33 @@ void avg_pool2d_forward_ref(const AvgPool2dArgs<T>& a) {
 
 void avg_pool2d_backward(const AvgPool2dArgs<float>& a) {
   const Pool2dGeom g = a.g;
-  for_planes(g.P, g.H * g.W, [&a, g](int64_t p) {
+  const Interior in = interior(g);
+  for_planes(g.P, g.H * g.W, [&a, g, in](int64_t p) {
     const float* gy = a.x + p * g.Ho * g.Wo;
     float* dx = a.y + p * g.H * g.W;
     for (int64_t i = 0; i < g.H * g.W; ++i) dx[i] = 0.0f;
-    for (int64_t oh = 0; oh < g.Ho; ++oh)
-      for (int64_t ow = 0; ow < g.Wo; ++ow) {
+    for (int64_t oh = 0; oh < g.Ho; ++oh) {
+      const float* gr = gy + oh * g.Wo;
+      auto cell = [&a, dx, g, oh, gr](int64_t ow) {
         const AvgWindow w = avg_window(g, oh, ow, a.count_include_pad, a.divisor);
-        const float v = gy[oh * g.Wo + ow] / static_cast<float>(w.divisor);
+        const float v = gr[ow] / static_cast<float>(w.divisor);
         for (int64_t ih = w.h0; ih < w.h1; ++ih)
           for (int64_t iw = w.w0; iw < w.w1; ++iw) dx[ih * g.W + iw] += v;
-      }
+      };
+      for (int64_t ow = 0; ow < in.lo; ++ow) cell(ow);
+      for (int64_t ow = in.hi; ow < g.Wo; ++ow) cell(ow);
+      const int64_t lo = in.lo, hi = in.hi, sw = g.sw;
+      if (lo >= hi) continue;
+      const AvgWindow w = avg_window(g, oh, lo, a.count_include_pad, a.divisor);
+      const float d = static_cast<float>(w.divisor);
+      // Within one (ih, j) pass the cells ow hit distinct inputs ow sw + const.
+      for (int64_t ih = w.h0; ih < w.h1; ++ih)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t base = ih * g.W - g.pw + j;
+#pragma omp simd
+          for (int64_t ow = lo; ow < hi; ++ow) dx[base + ow * sw] += gr[ow] / d;
+        }
+    }
   });
 }
 
@@ -210,25 +323,32 @@ void avg_pool2d_backward_ref(const AvgPool2dArgs<T>& a) {
 
 void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dArgs<float>& a) {
   const int64_t H = a.H, W = a.W, Ho = a.Ho, Wo = a.Wo;
-  for_planes(a.P, H * W, [&a, H, W, Ho, Wo](int64_t p) {
+  if (Ho == 1 && Wo == 1) {  // global pooling: the mean of each contiguous plane
+    const int64_t S = H * W;
+    const float count = static_cast<float>(S);
+    for_planes(a.P, S, [&a, S, count](int64_t p) {
+      const float* x = a.x + p * S;
+      VecF acc(0.0f);
+      int64_t i = 0;
+      for (; i + VecF::kWidth <= S; i += VecF::kWidth) acc = acc + VecF::load(x + i);
+      if (i < S) acc = acc + VecF::load(x + i, static_cast<int>(S - i));
+      a.y[p] = acc.reduce_add() / count;
+    });
+    return;
+  }
+  const Bounds b = adaptive_bounds(H, W, Ho, Wo);
+  for_planes(a.P, H * W, [&a, &b, H, W, Ho, Wo](int64_t p) {
     const float* x = a.x + p * H * W;
     float* y = a.y + p * Ho * Wo;
     for (int64_t oh = 0; oh < Ho; ++oh) {
-      const int64_t h0 = start_index(oh, H, Ho), h1 = end_index(oh, H, Ho);
+      const int64_t h0 = b.h0[oh], h1 = b.h1[oh];
       for (int64_t ow = 0; ow < Wo; ++ow) {
-        const int64_t w0 = start_index(ow, W, Wo), w1 = end_index(ow, W, Wo);
+        const int64_t w0 = b.w0[ow], w1 = b.w1[ow];
         float s = 0.0f;
-        if (w0 == 0 && w1 == W) {  // whole rows: one contiguous run
-          const float* r = x + h0 * W;
-          const int64_t n = (h1 - h0) * W;
+        for (int64_t ih = h0; ih < h1; ++ih) {
+          const float* r = x + ih * W;
 #pragma omp simd reduction(+ : s)
-          for (int64_t i = 0; i < n; ++i) s += r[i];
-        } else {
-          for (int64_t ih = h0; ih < h1; ++ih) {
-            const float* r = x + ih * W;
-#pragma omp simd reduction(+ : s)
-            for (int64_t iw = w0; iw < w1; ++iw) s += r[iw];
-          }
+          for (int64_t iw = w0; iw < w1; ++iw) s += r[iw];
         }
         y[oh * Wo + ow] = s / static_cast<float>((h1 - h0) * (w1 - w0));
       }
@@ -253,7 +373,8 @@ void adaptive_avg_pool2d_forward_ref(const AdaptiveAvgPool2dArgs<T>& a) {
 
 void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dArgs<float>& a) {
   const int64_t H = a.H, W = a.W, Ho = a.Ho, Wo = a.Wo;
-  for_planes(a.P, H * W, [&a, H, W, Ho, Wo](int64_t p) {
+  const Bounds b = adaptive_bounds(H, W, Ho, Wo);
+  for_planes(a.P, H * W, [&a, &b, H, W, Ho, Wo](int64_t p) {
     const float* gy = a.x + p * Ho * Wo;
     float* dx = a.y + p * H * W;
     if (Ho == 1 && Wo == 1) {  // global pooling: one value for the whole plane
@@ -264,9 +385,9 @@ void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dArgs<float>& a) {
     }
     for (int64_t i = 0; i < H * W; ++i) dx[i] = 0.0f;
     for (int64_t oh = 0; oh < Ho; ++oh) {
-      const int64_t h0 = start_index(oh, H, Ho), h1 = end_index(oh, H, Ho);
+      const int64_t h0 = b.h0[oh], h1 = b.h1[oh];
       for (int64_t ow = 0; ow < Wo; ++ow) {
-        const int64_t w0 = start_index(ow, W, Wo), w1 = end_index(ow, W, Wo);
+        const int64_t w0 = b.w0[ow], w1 = b.w1[ow];
         const float v = gy[oh * Wo + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
         for (int64_t ih = h0; ih < h1; ++ih) {
           float* r = dx + ih * W;
