@@ -1,5 +1,6 @@
 // max_pool2d, avg_pool2d, adaptive_avg_pool2d: the optimized kernels against the _ref kernels on
-// edge geometries (1-pixel planes, odd sizes, widths over 1000, ceil_mode, padding, dilation),
+// edge geometries (1-pixel planes, odd sizes, widths over 1000, ceil_mode, padding, dilation,
+// strides 1 and 2 that take the 16-cell vector runs, stride 3 that takes the plain loops),
 // PyTorch's tie and NaN rules, non-contiguous and empty inputs, and one EXPECT_THROW per check.
 // Seed: Generator(23).
 #include <gtest/gtest.h>
@@ -38,7 +39,9 @@ const Window kWindows[] = {
     {5, 17, 15, 3, 3, 2, 2, 1, 1, 1, 1, true},   {1, 33, 1000, 3, 2, 1, 3, 1, 1, 1, 1, true},
     {4, 9, 8, 3, 2, 2, 1, 1, 0, 2, 3, false},    {37, 7, 7, 7, 7, 1, 1, 3, 3, 1, 1, false},
     {2, 4, 4, 2, 2, 3, 3, 1, 1, 1, 1, true},     {3, 1001, 3, 5, 1, 4, 1, 2, 0, 1, 1, true},
-    {2, 10, 11, 2, 3, 1, 1, 1, 1, 3, 2, false},
+    {2, 10, 11, 2, 3, 1, 1, 1, 1, 3, 2, false},  {2, 5, 1001, 2, 3, 2, 2, 0, 1, 1, 1, false},
+    {1, 3, 77, 3, 3, 1, 1, 1, 1, 1, 1, false},   {2, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1, false},
+    {1, 6, 40, 3, 3, 2, 2, 1, 1, 1, 2, true},
 };
 
 std::string name(const Window& w) {

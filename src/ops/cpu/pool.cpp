@@ -1,7 +1,8 @@
 // Pooling kernels. OpenMP over the P = N C planes (each plane belongs to one thread, so the
-// backward scatters need no atomics); per output cell the window's valid rows and columns are
-// computed once, so the inner loops carry no bounds tests. The _ref kernels are plain loops
-// with double accumulation.
+// backward scatters need no atomics). Per output row the cells whose windows are clipped by the
+// padding go one at a time; the interior run goes per window offset over the whole run (16
+// cells per AVX-512 step for strides 1 and 2). Adaptive bounds are tabulated once per call.
+// The _ref kernels are plain loops with double accumulation.
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -9,6 +10,10 @@
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec.h"
 #include "ops/pool.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace cf::ops::cpu {
 namespace {
@@ -92,6 +97,200 @@ inline Bounds adaptive_bounds(int64_t H, int64_t W, int64_t Ho, int64_t Wo) {
   return b;
 }
 
+
+// ---------------------------------------------------------------- interior runs
+// A run of interior output cells [lo, hi) of one output row: every window column is inside the
+// input, so each window offset (i, j) reads x[base + ow sw] for the whole run. With AVX-512 and
+// sw <= 2 the run goes 16 cells at a time (a stride-2 read is two loads and an even-lane
+// permute); otherwise plain loops over the run per offset.
+
+// Row-major order of window offsets with a strict > keeps PyTorch's first maximum.
+void max_run_loops(const float* x, const Pool2dGeom& g, int64_t h0, Range ri, int64_t lo,
+                   int64_t hi, float* yr, int64_t* ir) {
+  bool first = true;
+  const int64_t sw = g.sw;
+  for (int64_t i = ri.lo; i < ri.hi; ++i)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t base = (h0 + i * g.dh) * g.W - g.pw + j * g.dw;  // + ow sw >= 0
+      if (first) {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = x[base + ow * sw];
+        if (ir)
+          for (int64_t ow = lo; ow < hi; ++ow) ir[ow] = base + ow * sw;
+        first = false;
+      } else if (ir) {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) {
+          const float v = x[base + ow * sw];
+          const bool take = v > yr[ow] || v != v;
+          yr[ow] = take ? v : yr[ow];
+          ir[ow] = take ? base + ow * sw : ir[ow];
+        }
+      } else {
+#pragma omp simd
+        for (int64_t ow = lo; ow < hi; ++ow) {
+          const float v = x[base + ow * sw];
+          yr[ow] = v > yr[ow] || v != v ? v : yr[ow];
+        }
+      }
+    }
+}
+
+void avg_run_loops(const float* x, const Pool2dGeom& g, const AvgWindow& w, int64_t lo,
+                   int64_t hi, float* yr) {
+  const int64_t sw = g.sw;
+  for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
+  for (int64_t ih = w.h0; ih < w.h1; ++ih)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t base = ih * g.W - g.pw + j;  // + ow sw >= 0
+#pragma omp simd
+      for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += x[base + ow * sw];
+    }
+  const float d = static_cast<float>(w.divisor);
+#pragma omp simd
+  for (int64_t ow = lo; ow < hi; ++ow) yr[ow] /= d;
+}
+
+// Within one (ih, j) pass the cells ow hit distinct inputs base + ow sw.
+void avg_backward_run_loops(const float* gr, const Pool2dGeom& g, const AvgWindow& w,
+                            int64_t lo, int64_t hi, float* dx) {
+  const int64_t sw = g.sw;
+  const float d = static_cast<float>(w.divisor);
+  for (int64_t ih = w.h0; ih < w.h1; ++ih)
+    for (int64_t j = 0; j < g.kw; ++j) {
+      const int64_t base = ih * g.W - g.pw + j;
+#pragma omp simd
+      for (int64_t ow = lo; ow < hi; ++ow) dx[base + ow * sw] += gr[ow] / d;
+    }
+}
+
+#if defined(__AVX512F__)
+
+inline __mmask16 lanes_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+
+// v[l] = p[l s] for l < n (s is 1 or 2); reads only p[0 .. (n - 1) s].
+inline __m512 load_strided(const float* p, int64_t s, int n) {
+  if (s == 1) return _mm512_maskz_loadu_ps(lanes_mask(n), p);
+  const int e = 2 * n - 1;
+  const __m512 lo = _mm512_maskz_loadu_ps(lanes_mask(std::min(e, 16)), p);
+  const __m512 hi = e > 16 ? _mm512_maskz_loadu_ps(lanes_mask(e - 16), p + 16)
+                           : _mm512_setzero_ps();
+  const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_permutex2var_ps(lo, even, hi);
+}
+
+// p[l s] += v[l] for l < n (s is 1 or 2); touches only p[0 .. (n - 1) s].
+inline void add_strided(float* p, int64_t s, int n, __m512 v) {
+  if (s == 1) {
+    const __mmask16 m = lanes_mask(n);
+    _mm512_mask_storeu_ps(p, m, _mm512_add_ps(_mm512_maskz_loadu_ps(m, p), v));
+    return;
+  }
+  const int e = 2 * n - 1;
+  const __m512 zero = _mm512_setzero_ps();
+  // v spread to the even lanes: lane 2k of lo = v[k], of hi = v[8 + k]; odd lanes 0.
+  const __m512i lo_idx = _mm512_set_epi32(16, 7, 16, 6, 16, 5, 16, 4, 16, 3, 16, 2, 16, 1, 16, 0);
+  const __m512i hi_idx =
+      _mm512_set_epi32(16, 15, 16, 14, 16, 13, 16, 12, 16, 11, 16, 10, 16, 9, 16, 8);
+  const __mmask16 m0 = lanes_mask(std::min(e, 16));
+  _mm512_mask_storeu_ps(p, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p),
+                                             _mm512_permutex2var_ps(v, lo_idx, zero)));
+  if (e > 16) {
+    const __mmask16 m1 = lanes_mask(e - 16);
+    _mm512_mask_storeu_ps(p + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16),
+                                                    _mm512_permutex2var_ps(v, hi_idx, zero)));
+  }
+}
+
+bool vector_runs(const Pool2dGeom& g) {
+  return g.sw <= 2 && g.H * g.W < (int64_t(1) << 31);
+}
+
+void max_run(const float* x, const Pool2dGeom& g, int64_t h0, Range ri, int64_t lo, int64_t hi,
+             float* yr, int64_t* ir) {
+  if (!vector_runs(g)) return max_run_loops(x, g, h0, ri, lo, hi, yr, ir);
+  const int64_t sw = g.sw;
+  const __m512i lane_s = _mm512_mullo_epi32(
+      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+      _mm512_set1_epi32(static_cast<int>(sw)));
+  for (int64_t ow = lo; ow < hi; ow += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, hi - ow));
+    __m512 m = _mm512_setzero_ps();
+    __m512i mi = _mm512_setzero_si512();
+    bool first = true;
+    for (int64_t i = ri.lo; i < ri.hi; ++i)
+      for (int64_t j = 0; j < g.kw; ++j) {
+        const int64_t at = (h0 + i * g.dh) * g.W - g.pw + j * g.dw + ow * sw;  // >= 0
+        const __m512 v = load_strided(x + at, sw, n);
+        const __m512i vi = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(at)), lane_s);
+        if (first) {
+          m = v;
+          mi = vi;
+          first = false;
+          continue;
+        }
+        const __mmask16 take =
+            _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+        m = _mm512_mask_blend_ps(take, m, v);
+        mi = _mm512_mask_blend_epi32(take, mi, vi);
+      }
+    const __mmask16 mask = lanes_mask(n);
+    _mm512_mask_storeu_ps(yr + ow, mask, m);
+    if (ir) {
+      // Masked (maskz) forms: GCC 12 flags the unmasked ones as maybe-uninitialized.
+      const __m256i lo8 = _mm512_maskz_extracti64x4_epi64(0xF, mi, 0);
+      const __m256i hi8 = _mm512_maskz_extracti64x4_epi64(0xF, mi, 1);
+      _mm512_mask_storeu_epi64(ir + ow, static_cast<__mmask8>(mask),
+                               _mm512_maskz_cvtepi32_epi64(0xFF, lo8));
+      _mm512_mask_storeu_epi64(ir + ow + 8, static_cast<__mmask8>(mask >> 8),
+                               _mm512_maskz_cvtepi32_epi64(0xFF, hi8));
+    }
+  }
+}
+
+void avg_run(const float* x, const Pool2dGeom& g, const AvgWindow& w, int64_t lo, int64_t hi,
+             float* yr) {
+  if (!vector_runs(g)) return avg_run_loops(x, g, w, lo, hi, yr);
+  const __m512 d = _mm512_set1_ps(static_cast<float>(w.divisor));
+  for (int64_t ow = lo; ow < hi; ow += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, hi - ow));
+    __m512 s = _mm512_setzero_ps();
+    for (int64_t ih = w.h0; ih < w.h1; ++ih)
+      for (int64_t j = 0; j < g.kw; ++j)
+        s = _mm512_add_ps(s, load_strided(x + (ih * g.W - g.pw + j + ow * g.sw), g.sw, n));
+    _mm512_mask_storeu_ps(yr + ow, lanes_mask(n), _mm512_div_ps(s, d));
+  }
+}
+
+void avg_backward_run(const float* gr, const Pool2dGeom& g, const AvgWindow& w, int64_t lo,
+                      int64_t hi, float* dx) {
+  if (!vector_runs(g)) return avg_backward_run_loops(gr, g, w, lo, hi, dx);
+  const __m512 d = _mm512_set1_ps(static_cast<float>(w.divisor));
+  for (int64_t ow = lo; ow < hi; ow += 16) {
+    const int n = static_cast<int>(std::min<int64_t>(16, hi - ow));
+    const __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes_mask(n), gr + ow), d);
+    for (int64_t ih = w.h0; ih < w.h1; ++ih)
+      for (int64_t j = 0; j < g.kw; ++j) add_strided(dx + (ih * g.W - g.pw + j + ow * g.sw), g.sw, n, v);
+  }
+}
+
+#else
+
+void max_run(const float* x, const Pool2dGeom& g, int64_t h0, Range ri, int64_t lo, int64_t hi,
+             float* yr, int64_t* ir) {
+  max_run_loops(x, g, h0, ri, lo, hi, yr, ir);
+}
+void avg_run(const float* x, const Pool2dGeom& g, const AvgWindow& w, int64_t lo, int64_t hi,
+             float* yr) {
+  avg_run_loops(x, g, w, lo, hi, yr);
+}
+void avg_backward_run(const float* gr, const Pool2dGeom& g, const AvgWindow& w, int64_t lo,
+                      int64_t hi, float* dx) {
+  avg_backward_run_loops(gr, g, w, lo, hi, dx);
+}
+
+#endif
+
 }  // namespace
 
 // ---------------------------------------------------------------- max_pool2d
@@ -138,33 +337,7 @@ void max_pool2d_forward(const MaxPool2dArgs<float>& a) {
           for (int64_t ow = lo; ow < hi; ++ow) ir[ow] = -1;
         continue;
       }
-      bool first = true;
-      for (int64_t i = ri.lo; i < ri.hi; ++i)
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t base = (h0 + i * g.dh) * g.W - g.pw + j * g.dw;  // + ow sw >= 0
-          const int64_t sw = g.sw;
-          if (first) {
-#pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = x[base + ow * sw];
-            if (ir)
-              for (int64_t ow = lo; ow < hi; ++ow) ir[ow] = base + ow * sw;
-            first = false;
-          } else if (ir) {
-#pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) {
-              const float v = x[base + ow * sw];
-              const bool take = v > yr[ow] || v != v;
-              yr[ow] = take ? v : yr[ow];
-              ir[ow] = take ? base + ow * sw : ir[ow];
-            }
-          } else {
-#pragma omp simd
-            for (int64_t ow = lo; ow < hi; ++ow) {
-              const float v = x[base + ow * sw];
-              yr[ow] = v > yr[ow] || v != v ? v : yr[ow];
-            }
-          }
-        }
+      max_run(x, g, h0, ri, lo, hi, yr, ir);
     }
   });
 }
@@ -235,7 +408,7 @@ void avg_pool2d_forward(const AvgPool2dArgs<float>& a) {
       };
       for (int64_t ow = 0; ow < in.lo; ++ow) cell(ow);
       for (int64_t ow = in.hi; ow < g.Wo; ++ow) cell(ow);
-      const int64_t lo = in.lo, hi = in.hi, sw = g.sw;
+      const int64_t lo = in.lo, hi = in.hi;
       if (lo >= hi) continue;
       // Interior cells share the row extent, hence the divisor.
       const AvgWindow w = avg_window(g, oh, lo, a.count_include_pad, a.divisor);
@@ -243,16 +416,7 @@ void avg_pool2d_forward(const AvgPool2dArgs<float>& a) {
         for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
         continue;
       }
-      for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
-      for (int64_t ih = w.h0; ih < w.h1; ++ih)
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t base = ih * g.W - g.pw + j;  // + ow sw >= 0
-#pragma omp simd
-          for (int64_t ow = lo; ow < hi; ++ow) yr[ow] += x[base + ow * sw];
-        }
-      const float d = static_cast<float>(w.divisor);
-#pragma omp simd
-      for (int64_t ow = lo; ow < hi; ++ow) yr[ow] /= d;
+      avg_run(x, g, w, lo, hi, yr);
     }
   });
 }
@@ -289,17 +453,10 @@ void avg_pool2d_backward(const AvgPool2dArgs<float>& a) {
       };
       for (int64_t ow = 0; ow < in.lo; ++ow) cell(ow);
       for (int64_t ow = in.hi; ow < g.Wo; ++ow) cell(ow);
-      const int64_t lo = in.lo, hi = in.hi, sw = g.sw;
+      const int64_t lo = in.lo, hi = in.hi;
       if (lo >= hi) continue;
       const AvgWindow w = avg_window(g, oh, lo, a.count_include_pad, a.divisor);
-      const float d = static_cast<float>(w.divisor);
-      // Within one (ih, j) pass the cells ow hit distinct inputs ow sw + const.
-      for (int64_t ih = w.h0; ih < w.h1; ++ih)
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t base = ih * g.W - g.pw + j;
-#pragma omp simd
-          for (int64_t ow = lo; ow < hi; ++ow) dx[base + ow * sw] += gr[ow] / d;
-        }
+      avg_backward_run(gr, g, w, lo, hi, dx);
     }
   });
 }
