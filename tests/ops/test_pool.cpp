@@ -110,7 +110,8 @@ TEST(Pool, AvgPoolKernelsMatchRef) {
 TEST(Pool, AdaptiveKernelsMatchRef) {
   const int64_t sizes[][5] = {{3, 7, 7, 1, 1},  {2, 14, 15, 5, 3}, {2, 5, 7, 7, 9},
                               {1, 1, 1, 1, 1},  {4, 1000, 3, 3, 1}, {2, 17, 33, 16, 17},
-                              {3, 6, 5, 6, 5}};
+                              {3, 6, 5, 6, 5},  {37, 7, 7, 1, 1},  {40, 1, 1, 1, 1},
+                              {33, 4, 5, 1, 1}, {19, 17, 3, 1, 1}};
   for (const auto& s : sizes) {
     const ops::cpu::AdaptiveAvgPool2dArgs<float> shape{nullptr, nullptr, s[0], s[1], s[2], s[3],
                                                        s[4]};
