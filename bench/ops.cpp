@@ -4,6 +4,7 @@
 // peak, and PyTorch's time / cformer's time (> 1: cformer is faster).
 // Both sides: 5 warm-up calls, then the median of R timed calls.
 // Usage: bench_ops [--threads N] [--repeats R] [--python /usr/bin/python3] [--quick]
+//                  [--only NAME_SUBSTRING]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -71,6 +72,30 @@ std::function<void()> make(const Case& c, Generator& gen) {
     Tensor q = rnd(sh), k = rnd(sh), v = rnd(sh);
     f = [q, k, v] { return scaled_dot_product_attention(q, k, v, Tensor(), 0.0, true); };
   }
+  // vision: pooling/resampling (s = the input (N, C, H, W); window constants in the case name)
+  else if (c.op == "max_pool2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return max_pool2d(x, Shape{2}); };
+  } else if (c.op == "avg_pool2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return avg_pool2d(x, Shape{3}, Shape{2}, Shape{1}); };
+  } else if (c.op == "adaptive_avg_pool2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return adaptive_avg_pool2d(x, Shape{1}); };
+  } else if (c.op == "upsample_nearest2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return upsample_nearest2d(x, {}, {2.0}); };
+  } else if (c.op == "upsample_bilinear2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return upsample_bilinear2d(x, {}, false, {2.0}); };
+  } else if (c.op == "unfold") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return unfold(x, Shape{3}, Shape{1}, Shape{1}); };
+  } else if (c.op == "fold") {  // s = the image; the input is its 3x3 padding-1 unfolding
+    Tensor x = rnd(Shape{s[0], s[1] * 9, s[2] * s[3]});
+    const Shape out{s[2], s[3]};
+    f = [x, out] { return fold(x, out, Shape{3}, Shape{1}, Shape{1}); };
+  }
   if (!bwd) return [f] {
     NoGradGuard ng;
     f();
@@ -87,12 +112,14 @@ int main(int argc, char** argv) {
   int threads = 2, repeats = 20;
   std::string python = "/usr/bin/python3";
   bool quick = false;
+  std::string only;  // run only the cases whose name contains this
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
     else if (a == "--python" && i + 1 < argc) python = argv[++i];
     else if (a == "--quick") quick = true;
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
     else {
       std::fprintf(stderr, "error: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -133,6 +160,28 @@ int main(int argc, char** argv) {
     cases.push_back({"sdpa causal " + mode, "scaled_dot_product_attention", mode, {8, 12, 256, 64},
                      k * 4.0 * 8 * 12 * 256 * 256 * 64, 0});
   }
+
+  for (std::string mode : {"fwd", "fwd+bwd"}) {  // vision: pooling/resampling
+    const double mb = mode == "fwd" ? 1.0 : 2.5;
+    const int64_t mp = 128 * 32 * 28 * 28, gp = 128 * 256 * 7 * 7, up = 64 * 128 * 16 * 16,
+                  uf = 32 * 64 * 14 * 14;
+    cases.push_back({"max_pool2d 2x2 " + mode, "max_pool2d", mode, {128, 32, 28, 28}, 0,
+                     mb * 1.25 * mp * 4});
+    cases.push_back({"avg_pool2d 3x3 s2 p1 " + mode, "avg_pool2d", mode, {128, 32, 28, 28}, 0,
+                     mb * 1.25 * mp * 4});
+    cases.push_back({"adaptive_avg_pool2d 1x1 " + mode, "adaptive_avg_pool2d", mode,
+                     {128, 256, 7, 7}, 0, mb * gp * 4});
+    cases.push_back({"upsample_nearest2d x2 " + mode, "upsample_nearest2d", mode,
+                     {64, 128, 16, 16}, 0, mb * 5.0 * up * 4});
+    cases.push_back({"upsample_bilinear2d x2 " + mode, "upsample_bilinear2d", mode,
+                     {64, 128, 16, 16}, 0, mb * 5.0 * up * 4});
+    cases.push_back({"unfold 3x3 p1 " + mode, "unfold", mode, {32, 64, 14, 14}, 0,
+                     mb * 10.0 * uf * 4});
+    cases.push_back({"fold 3x3 p1 " + mode, "fold", mode, {32, 64, 14, 14}, 0,
+                     mb * 10.0 * uf * 4});
+  }
+  if (!only.empty())
+    std::erase_if(cases, [&only](const Case& c) { return c.name.find(only) == std::string::npos; });
 
   std::map<std::string, double> ours;
   for (const Case& c : cases) ours[c.name] = median_seconds(make(c, gen), repeats);

@@ -50,6 +50,28 @@ def make(case):
     elif op == "scaled_dot_product_attention":
         q, k, v = rnd(*s), rnd(*s), rnd(*s)
         f = lambda: sdpa(q, k, v)
+    # vision: pooling/resampling (s = the input (N, C, H, W); windows as in bench/ops.cpp)
+    elif op == "max_pool2d":
+        x = rnd(*s)
+        f = lambda: F.max_pool2d(x, 2)
+    elif op == "avg_pool2d":
+        x = rnd(*s)
+        f = lambda: F.avg_pool2d(x, 3, 2, 1)
+    elif op == "adaptive_avg_pool2d":
+        x = rnd(*s)
+        f = lambda: F.adaptive_avg_pool2d(x, 1)
+    elif op == "upsample_nearest2d":
+        x = rnd(*s)
+        f = lambda: F.interpolate(x, scale_factor=2.0, mode="nearest")
+    elif op == "upsample_bilinear2d":
+        x = rnd(*s)
+        f = lambda: F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    elif op == "unfold":
+        x = rnd(*s)
+        f = lambda: F.unfold(x, 3, 1, 1)
+    elif op == "fold":
+        x = rnd(s[0], s[1] * 9, s[2] * s[3])
+        f = lambda: F.fold(x, (s[2], s[3]), 3, 1, 1)
     else:
         raise ValueError(op)
     if mode == "fwd":
