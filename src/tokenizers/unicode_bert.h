@@ -15,11 +15,11 @@ namespace cf::tokenizers::unicode {
 extern const std::string_view kBertUnicodeVersion;
 
 enum BertFlag : uint8_t {
-  kBertMn = 1,         // category Mn (dropped when stripping accents)
-  kBertPunct = 2,      // P* or an ASCII symbol: a word of its own
-  kBertControl = 4,    // Cc or Cf other than \t \n \r: dropped
-  kBertSpace = 8,      // Zs, \t \n \r, U+2028, U+2029: separates words
-  kBertCjk = 16,       // CJK ideograph: a word of its own
+  kBertMn = 1,       // category Mn (dropped when stripping accents)
+  kBertPunct = 2,    // P* or an ASCII symbol: a word of its own
+  kBertControl = 4,  // Cc or Cf other than \t \n \r: dropped
+  kBertSpace = 8,    // Zs, \t \n \r, U+2028, U+2029: separates words
+  kBertCjk = 16,     // CJK ideograph: a word of its own
 };
 
 /// The flags of a code point (0 for 0xFFFFFFFF, the invalid-UTF-8 marker of decode_utf8).

@@ -266,15 +266,15 @@ WordPieceTokenizer WordPieceTokenizer::from_vocab_file(const std::string& path, 
     pos = nl + 1;
     if (tok.ends_with('\r')) tok.remove_suffix(1);
     CF_CHECK(!tok.empty(), FormatError, path, ":", line, ": empty token (one token a line)");
-    CF_CHECK(tok.size() <= kMaxTokenBytes, FormatError, path, ":", line, ": token of ",
-             tok.size(), " bytes (at most ", kMaxTokenBytes, ")");
+    CF_CHECK(tok.size() <= kMaxTokenBytes, FormatError, path, ":", line, ": token of ", tok.size(),
+             " bytes (at most ", kMaxTokenBytes, ")");
     CF_CHECK(valid_utf8(tok), FormatError, path, ":", line, ": token ", shown(tok),
              " is not valid UTF-8");
     auto [it, fresh] = line_of.emplace(tok, line);
     CF_CHECK(fresh, FormatError, path, ":", line, ": duplicate token ", shown(tok),
              " (first on line ", it->second, ")");
-    CF_CHECK(static_cast<int64_t>(line) <= kMaxVocab, FormatError, path, ": more than ",
-             kMaxVocab, " tokens");
+    CF_CHECK(static_cast<int64_t>(line) <= kMaxVocab, FormatError, path, ": more than ", kMaxVocab,
+             " tokens");
     im.tokens.emplace_back(tok);
   }
   im.index(path);
@@ -321,21 +321,21 @@ WordPieceTokenizer WordPieceTokenizer::from_hf_json(std::string_view text,
     CF_CHECK(model.contains("vocab") && model["vocab"].is_object(), FormatError, source,
              ": model.vocab must be an object {token: id}");
     const nlohmann::json& vocab = model["vocab"];
-    CF_CHECK(static_cast<int64_t>(vocab.size()) <= kMaxVocab, FormatError, source,
-             ": more than ", kMaxVocab, " tokens");
+    CF_CHECK(static_cast<int64_t>(vocab.size()) <= kMaxVocab, FormatError, source, ": more than ",
+             kMaxVocab, " tokens");
     im.tokens.assign(vocab.size(), std::string());
     std::vector<uint8_t> seen(vocab.size(), 0);
     for (const auto& [tok, v] : vocab.items()) {
       CF_CHECK(v.is_number_integer(), FormatError, source, ": model.vocab[", shown(tok),
                "] must be an integer id");
       const int64_t id = v.get<int64_t>();
-      CF_CHECK(id >= 0 && id < static_cast<int64_t>(vocab.size()), FormatError, source,
-               ": id ", id, " of token ", shown(tok), " is outside [0, ", vocab.size(),
+      CF_CHECK(id >= 0 && id < static_cast<int64_t>(vocab.size()), FormatError, source, ": id ", id,
+               " of token ", shown(tok), " is outside [0, ", vocab.size(),
                ") (ids must be 0..n-1)");
       CF_CHECK(!seen[id], FormatError, source, ": duplicate id ", id, ": tokens ",
                shown(im.tokens[id]), " and ", shown(tok));
-      CF_CHECK(!tok.empty() && tok.size() <= kMaxTokenBytes, FormatError, source, ": token ",
-               id, " is empty or longer than ", kMaxTokenBytes, " bytes");
+      CF_CHECK(!tok.empty() && tok.size() <= kMaxTokenBytes, FormatError, source, ": token ", id,
+               " is empty or longer than ", kMaxTokenBytes, " bytes");
       seen[id] = 1;
       im.tokens[id] = tok;
     }
@@ -371,8 +371,7 @@ WordPieceTokenizer WordPieceTokenizer::from_hf_json(std::string_view text,
         for (const char* key : {"cls", "sep"}) {
           const nlohmann::json& e = p.value(key, nlohmann::json());
           const std::string want = key == std::string_view("cls") ? kCls : kSep;
-          CF_CHECK(e.is_array() && e.size() == 2 && e[0] == want &&
-                       e[1] == t.token_to_id(want),
+          CF_CHECK(e.is_array() && e.size() == 2 && e[0] == want && e[1] == t.token_to_id(want),
                    NotImplementedError, source, ": post_processor.", key, " must be [\"", want,
                    "\", ", t.token_to_id(want), "], got ", e.dump());
         }
@@ -397,8 +396,7 @@ WordPieceTokenizer WordPieceTokenizer::from_hf_json(std::string_view text,
           return s;
         };
         const std::string single = read("single"), pair = read("pair");
-        CF_CHECK(single == "[CLS]:0 $A:0 [SEP]:0" &&
-                     pair == "[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
+        CF_CHECK(single == "[CLS]:0 $A:0 [SEP]:0" && pair == "[CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1",
                  NotImplementedError, source,
                  ": TemplateProcessing must be BERT's ([CLS] $A [SEP] / [CLS] $A [SEP] $B:1 "
                  "[SEP]:1), got \"",
@@ -449,8 +447,8 @@ std::string WordPieceTokenizer::to_hf_json() const {
        {{"type", "BertNormalizer"},
         {"clean_text", true},
         {"handle_chinese_chars", true},
-        {"strip_accents", im.strip_accents == im.lower ? ordered_json(nullptr)
-                                                       : ordered_json(im.strip_accents)},
+        {"strip_accents",
+         im.strip_accents == im.lower ? ordered_json(nullptr) : ordered_json(im.strip_accents)},
         {"lowercase", im.lower}}},
       {"pre_tokenizer", {{"type", "BertPreTokenizer"}}},
       {"post_processor",
@@ -570,10 +568,9 @@ std::string WordPieceTokenizer::decode(const std::vector<int64_t>& ids, bool ski
   bool first = true;
   for (int64_t id : ids) {
     CF_CHECK(id >= 0 && id < static_cast<int64_t>(im.tokens.size()), IndexError,
-             "wordpiece decode: id ", id, " is outside the vocabulary [0, ", im.tokens.size(),
-             ")");
-    if (skip_special && (id == im.pad || id == im.cls || id == im.sep || id == im.mask ||
-                         id == im.unk))
+             "wordpiece decode: id ", id, " is outside the vocabulary [0, ", im.tokens.size(), ")");
+    if (skip_special &&
+        (id == im.pad || id == im.cls || id == im.sep || id == im.mask || id == im.unk))
       continue;
     const std::string& t = im.tokens[id];
     if (!first && is_continuation(id)) {
@@ -587,8 +584,12 @@ std::string WordPieceTokenizer::decode(const std::vector<int64_t>& ids, bool ski
   return out;
 }
 
-int64_t WordPieceTokenizer::vocab_size() const { return static_cast<int64_t>(impl_->tokens.size()); }
-bool WordPieceTokenizer::lower_case() const { return impl_->lower; }
+int64_t WordPieceTokenizer::vocab_size() const {
+  return static_cast<int64_t>(impl_->tokens.size());
+}
+bool WordPieceTokenizer::lower_case() const {
+  return impl_->lower;
+}
 
 int64_t WordPieceTokenizer::token_to_id(std::string_view token) const {
   auto it = impl_->ids.find(token);
@@ -601,11 +602,21 @@ std::string WordPieceTokenizer::id_to_token(int64_t id) const {
   return impl_->tokens[id];
 }
 
-int64_t WordPieceTokenizer::pad_id() const { return impl_->pad; }
-int64_t WordPieceTokenizer::unk_id() const { return impl_->unk; }
-int64_t WordPieceTokenizer::cls_id() const { return impl_->cls; }
-int64_t WordPieceTokenizer::sep_id() const { return impl_->sep; }
-int64_t WordPieceTokenizer::mask_id() const { return impl_->mask; }
+int64_t WordPieceTokenizer::pad_id() const {
+  return impl_->pad;
+}
+int64_t WordPieceTokenizer::unk_id() const {
+  return impl_->unk;
+}
+int64_t WordPieceTokenizer::cls_id() const {
+  return impl_->cls;
+}
+int64_t WordPieceTokenizer::sep_id() const {
+  return impl_->sep;
+}
+int64_t WordPieceTokenizer::mask_id() const {
+  return impl_->mask;
+}
 
 bool WordPieceTokenizer::is_continuation(int64_t id) const {
   if (id < 0 || id >= vocab_size()) return false;
@@ -659,8 +670,8 @@ WordPieceTokenizer WordPieceTokenizer::train(const std::vector<std::string>& tex
   const int64_t min_size = 5 + 2 * static_cast<int64_t>(alphabet.size());
   CF_CHECK(vocab_size >= min_size && vocab_size <= kMaxVocab, ValueError,
            "wordpiece train: vocab_size must be in [", min_size, ", ", kMaxVocab,
-           "] (5 special tokens + ", alphabet.size(),
-           " characters, word-initial and \"##\"), got ", vocab_size);
+           "] (5 special tokens + ", alphabet.size(), " characters, word-initial and \"##\"), got ",
+           vocab_size);
 
   WordPieceTokenizer t;
   Impl& im = *t.impl_;

@@ -23,7 +23,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-fs::path vocab_path() { return fs::path(CFORMER_SOURCE_DIR) / "data" / "bert" / "vocab.txt"; }
+fs::path vocab_path() {
+  return fs::path(CFORMER_SOURCE_DIR) / "data" / "bert" / "vocab.txt";
+}
 
 std::string read_all(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);
@@ -192,7 +194,8 @@ std::vector<std::string> crafted() {
       "unaffable unbelievable xyzzyqwx",
       "\xff\xfe invalid \xc3 utf8 \xe2\x82 mid\x80word \xed\xa0\x80 surrogate \xf4\x90\x80\x80",
       "overlong \xc0\xaf \xe0\x80\xaf end",
-      "ab\xff" "cd",
+      "ab\xff"
+      "cd",
       "A\u030a\u0327 \u212b \u00c5 \u1e9b\u0323 \u0958 \u2126",
       "DŽ ǆ ǈ Ǉ ẞ ﬀ ŉ",
       "𝐀𝐁𝐂 𝒜 𝔸 mathematical alphanumerics",
@@ -200,12 +203,12 @@ std::vector<std::string> crafted() {
   };
   // Generated strings: pieces from a fixed pool joined at random (seed fixed).
   const std::vector<std::string> pool = {
-      "the",  "The",    "of",     "and",    "'s",       "don't",   "123",     "3.5",
-      "café", "NAÏVE",  "東京",   "🤖",     "!!",       "...",     ",",       "-",
-      "  ",   "\n",     "\t",     " ",      "Ωmega",    "x",       "ÿ",       "ﬁ",
-      "ǅ",    "ⅷ",      "٣",      "①",      "e\u0301",  "\u00a0",  "\u2003",  "\x01",
-      "\xff", "[SEP]",  "[MASK",  "]",      "straw",    "berries", "un",      "##able",
-      "İ",    "Σ",      "\u200d", "\u0301", "\ufffd",   "\u3000",  "한",      "\u2028"};
+      "the",  "The",   "of",     "and",    "'s",      "don't",   "123",    "3.5",
+      "café", "NAÏVE", "東京",   "🤖",   "!!",      "...",     ",",      "-",
+      "  ",   "\n",    "\t",     " ",      "Ωmega",   "x",       "ÿ",      "ﬁ",
+      "ǅ",    "ⅷ",     "٣",      "①",      "e\u0301", "\u00a0",  "\u2003", "\x01",
+      "\xff", "[SEP]", "[MASK",  "]",      "straw",   "berries", "un",     "##able",
+      "İ",    "Σ",     "\u200d", "\u0301", "\ufffd",  "\u3000",  "한",     "\u2028"};
   std::mt19937 gen(4321);
   for (int i = 0; i < 400; ++i) {
     std::string s;
@@ -241,9 +244,13 @@ std::vector<std::string> crafted() {
   return texts;
 }
 
-TEST(WordPieceOracle, CraftedLowerCase) { expect_same(crafted(), true); }
+TEST(WordPieceOracle, CraftedLowerCase) {
+  expect_same(crafted(), true);
+}
 
-TEST(WordPieceOracle, CraftedCased) { expect_same(crafted(), false); }
+TEST(WordPieceOracle, CraftedCased) {
+  expect_same(crafted(), false);
+}
 
 }  // namespace
 }  // namespace cf::tokenizers
