@@ -3,6 +3,7 @@
 #include "cformer/tokenizers/wordpiece.h"
 
 #include <algorithm>
+#include <array>
 #include <queue>
 #include <span>
 #include <unordered_map>
@@ -56,6 +57,22 @@ void write_text(const std::string& path, const std::string& text) {
       path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
+// The flags of ASCII characters (as unicode::bert_flags), without a search.
+constexpr std::array<uint8_t, 128> ascii_flags() {
+  std::array<uint8_t, 128> t{};
+  for (uint32_t c = 0; c < 128; ++c) {
+    if (c == '\t' || c == '\n' || c == '\r' || c == ' ')
+      t[c] = unicode::kBertSpace;
+    else if (c < 32 || c == 127)
+      t[c] = unicode::kBertControl;
+    else if ((c >= 33 && c <= 47) || (c >= 58 && c <= 64) || (c >= 91 && c <= 96) ||
+             (c >= 123 && c <= 126))
+      t[c] = unicode::kBertPunct;
+  }
+  return t;
+}
+constexpr std::array<uint8_t, 128> kAsciiFlags = ascii_flags();
+
 // BERT's basic tokenizer, streaming: emit(word) for every word (UTF-8) of text. Invalid UTF-8
 // bytes are dropped, as U+FFFD would be (Python sees undecodable bytes as U+FFFD).
 class BasicTokenizer {
@@ -65,44 +82,76 @@ class BasicTokenizer {
   template <class Emit>
   void run(std::string_view text, Emit&& emit) {
     token_.clear();
+    ascii_ = true;
     for (size_t i = 0; i < text.size();) {
       const auto c = static_cast<unsigned char>(text[i]);
-      uint32_t cp = c;
-      if (c < 0x80)
+      if (c < 0x80) {  // the common case: no decoding, flags from a table
         ++i;
-      else
-        i += static_cast<size_t>(unicode::decode_utf8(text, i, cp));
-      if (cp == 0 || cp == 0xFFFD || cp == kInvalid) continue;
+        const uint8_t f = kAsciiFlags[c];
+        if (f & (unicode::kBertControl | unicode::kBertSpace)) {
+          if (f & unicode::kBertSpace) flush(emit);
+        } else if (c != 0) {
+          token_ += static_cast<char>(c);
+        }
+        continue;
+      }
+      uint32_t cp;
+      const size_t len = static_cast<size_t>(unicode::decode_utf8(text, i, cp));
+      if (cp == 0xFFFD || cp == kInvalid) {
+        i += len;
+        continue;
+      }
       const uint8_t f = unicode::bert_flags(cp);
-      if (f & unicode::kBertControl) continue;
-      if (f & unicode::kBertSpace) {
+      if (f & unicode::kBertControl) {
+        // dropped
+      } else if (f & unicode::kBertSpace) {
         flush(emit);
       } else if (f & unicode::kBertCjk) {
         flush(emit);
-        token_.push_back(cp);
+        token_.append(text.substr(i, len));
+        ascii_ = false;
         flush(emit);
       } else {
-        token_.push_back(cp);
+        token_.append(text.substr(i, len));
+        ascii_ = false;
       }
+      i += len;
     }
     flush(emit);
   }
 
  private:
-  // One whitespace-separated token: normalize, then split off punctuation.
+  // One whitespace-separated token (UTF-8 in token_): normalize, then split off punctuation.
   template <class Emit>
   void flush(Emit& emit) {
     if (token_.empty()) return;
-    const std::vector<uint32_t>* cps = &token_;
-    bool ascii = true;
-    for (uint32_t cp : token_) ascii = ascii && cp < 0x80;
-    if (ascii) {
+    if (ascii_) {
       if (lower_)
-        for (uint32_t& cp : token_)
-          if (cp >= 'A' && cp <= 'Z') cp += 32;
-    } else if (lower_ || strip_) {
+        for (char& c : token_)
+          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+      const std::string_view t = token_;
+      size_t start = 0;
+      for (size_t i = 0; i < t.size(); ++i) {
+        if (kAsciiFlags[static_cast<unsigned char>(t[i])] & unicode::kBertPunct) {
+          if (i > start) emit(t.substr(start, i - start));
+          emit(t.substr(i, 1));
+          start = i + 1;
+        }
+      }
+      if (start < t.size()) emit(t.substr(start));
+      token_.clear();
+      return;
+    }
+    cps_.clear();
+    for (size_t i = 0; i < token_.size();) {
+      uint32_t cp;
+      i += static_cast<size_t>(unicode::decode_utf8(token_, i, cp));
+      cps_.push_back(cp);
+    }
+    const std::vector<uint32_t>* cps = &cps_;
+    if (lower_ || strip_) {
       norm_.clear();
-      unicode::bert_normalize(token_, lower_, strip_, norm_);
+      unicode::bert_normalize(cps_, lower_, strip_, norm_);
       cps = &norm_;
     }
     word_.clear();
@@ -122,11 +171,95 @@ class BasicTokenizer {
     }
     if (!word_.empty()) emit(std::string_view(word_));
     token_.clear();
+    ascii_ = true;
   }
 
   bool lower_, strip_;
-  std::vector<uint32_t> token_, norm_;
+  bool ascii_ = true;  // token_ holds ASCII only
+  std::string token_;  // the current whitespace-separated token, cleaned
+  std::vector<uint32_t> cps_, norm_;
   std::string word_;
+};
+
+// Byte trie of a set of tokens: the longest token that prefixes a string, in one walk. Edges
+// live in one open-addressing hash table keyed by (node, byte).
+class Trie {
+ public:
+  void clear() {
+    ids_.assign(1, -1);
+    keys_.clear();
+    children_.clear();
+    used_ = 0;
+  }
+  void insert(std::string_view s, int32_t id) {
+    int32_t node = 0;
+    for (char c : s) {
+      int32_t child = find(node, static_cast<uint8_t>(c));
+      if (child < 0) {
+        child = static_cast<int32_t>(ids_.size());
+        ids_.push_back(-1);
+        put(node, static_cast<uint8_t>(c), child);
+      }
+      node = child;
+    }
+    ids_[node] = id;
+  }
+  // The id of the longest token that prefixes s (-1: none); len receives its length.
+  int32_t longest_prefix(std::string_view s, size_t& len) const {
+    int32_t node = 0, best = -1;
+    for (size_t i = 0; i < s.size(); ++i) {
+      node = find(node, static_cast<uint8_t>(s[i]));
+      if (node < 0) break;
+      if (ids_[node] >= 0) best = ids_[node], len = i + 1;
+    }
+    return best;
+  }
+
+ private:
+  static uint64_t key(int32_t node, uint8_t b) {
+    return (static_cast<uint64_t>(node) << 8 | b) + 1;  // 0 marks an empty slot
+  }
+  static size_t slot(uint64_t k, size_t mask) {
+    return static_cast<size_t>((k * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+  }
+  int32_t find(int32_t node, uint8_t b) const {
+    if (keys_.empty()) return -1;
+    const uint64_t k = key(node, b);
+    const size_t mask = keys_.size() - 1;
+    for (size_t i = slot(k, mask);; i = (i + 1) & mask) {
+      if (keys_[i] == k) return children_[i];
+      if (keys_[i] == 0) return -1;
+    }
+  }
+  void put(int32_t node, uint8_t b, int32_t child) {
+    if (2 * (used_ + 1) > keys_.size()) grow();
+    const uint64_t k = key(node, b);
+    const size_t mask = keys_.size() - 1;
+    size_t i = slot(k, mask);
+    while (keys_[i] != 0) i = (i + 1) & mask;
+    keys_[i] = k;
+    children_[i] = child;
+    ++used_;
+  }
+  void grow() {
+    std::vector<uint64_t> keys = std::move(keys_);
+    std::vector<int32_t> children = std::move(children_);
+    keys_.assign(std::max<size_t>(1024, 2 * keys.size()), 0);
+    children_.assign(keys_.size(), -1);
+    const size_t mask = keys_.size() - 1;
+    for (size_t j = 0; j < keys.size(); ++j) {
+      if (keys[j] == 0) continue;
+      size_t i = slot(keys[j], mask);
+      while (keys_[i] != 0) i = (i + 1) & mask;
+      keys_[i] = keys[j];
+      children_[i] = children[j];
+    }
+  }
+
+  std::vector<int32_t> ids_ = {-1};  // node -> token id, -1 when no token ends there
+  std::vector<uint64_t> keys_;       // (node, byte) + 1, 0 when empty
+  std::vector<int32_t> children_;
+  size_t used_ = 0;
 };
 
 size_t count_chars(std::string_view s) {
@@ -147,8 +280,7 @@ std::vector<std::string> bert_basic_tokenize(std::string_view text, bool lower_c
 struct WordPieceTokenizer::Impl {
   std::vector<std::string> tokens;  // id -> token
   TokenMap ids;                     // token -> id
-  TokenMap cont;                    // "##x" pieces by x
-  size_t max_word_bytes = 0, max_cont_bytes = 0;
+  Trie initial, cont;               // word-initial tokens; "##x" pieces as x
   bool lower = true, strip_accents = true;
   int64_t max_chars = kDefaultMaxChars;
   int32_t pad = -1, unk = -1, cls = -1, sep = -1, mask = -1;
@@ -157,16 +289,14 @@ struct WordPieceTokenizer::Impl {
   // errors.
   void index(const std::string& source) {
     ids.clear();
+    initial.clear();
     cont.clear();
-    max_word_bytes = max_cont_bytes = 0;
     for (size_t i = 0; i < tokens.size(); ++i) {
       const std::string& t = tokens[i];
       ids.emplace(t, static_cast<int32_t>(i));
-      max_word_bytes = std::max(max_word_bytes, t.size());
-      if (t.size() > kPrefix.size() && t.starts_with(kPrefix)) {
-        cont.emplace(t.substr(kPrefix.size()), static_cast<int32_t>(i));
-        max_cont_bytes = std::max(max_cont_bytes, t.size() - kPrefix.size());
-      }
+      initial.insert(t, static_cast<int32_t>(i));
+      if (t.size() > kPrefix.size() && t.starts_with(kPrefix))
+        cont.insert(std::string_view(t).substr(kPrefix.size()), static_cast<int32_t>(i));
     }
     auto special = [this, &source](const char* name) {
       auto it = ids.find(std::string_view(name));
@@ -190,24 +320,16 @@ struct WordPieceTokenizer::Impl {
     const size_t first = out.size();
     size_t start = 0;
     while (start < w.size()) {
-      const TokenMap& map = start == 0 ? ids : cont;
-      size_t end = std::min(w.size(), start + (start == 0 ? max_word_bytes : max_cont_bytes));
-      int32_t id = -1;
-      for (; end > start; --end) {
-        if (end < w.size() && (static_cast<unsigned char>(w[end]) & 0xC0) == 0x80) continue;
-        auto it = map.find(w.substr(start, end - start));
-        if (it != map.end()) {
-          id = it->second;
-          break;
-        }
-      }
+      // Tokens are valid UTF-8, so a match always ends at a character boundary.
+      size_t len = 0;
+      const int32_t id = (start == 0 ? initial : cont).longest_prefix(w.substr(start), len);
       if (id < 0) {
         out.resize(first);
         out.push_back(unk);
         return;
       }
       out.push_back(id);
-      start = end;
+      start += len;
     }
   }
 
@@ -378,13 +500,14 @@ WordPieceTokenizer WordPieceTokenizer::from_hf_json(std::string_view text,
       } else {
         // Only BERT's own templates: [CLS] $A [SEP] and [CLS] $A [SEP] $B:1 [SEP]:1.
         auto piece = [](const nlohmann::json& x) -> std::string {
-          if (x.contains("SpecialToken"))
-            return x["SpecialToken"].value("id", "") + ":" +
-                   std::to_string(x["SpecialToken"].value("type_id", 0));
-          if (x.contains("Sequence"))
-            return "$" + x["Sequence"].value("id", "") + ":" +
-                   std::to_string(x["Sequence"].value("type_id", 0));
-          return "?";
+          const bool special = x.contains("SpecialToken");
+          if (!special && !x.contains("Sequence")) return "?";
+          const nlohmann::json& v = x[special ? "SpecialToken" : "Sequence"];
+          std::string out = special ? "" : "$";
+          out += v.value("id", "");
+          out += ':';
+          out += std::to_string(v.value("type_id", 0));
+          return out;
         };
         auto read = [&piece, &p](const char* key) {
           std::string s;
