@@ -88,11 +88,10 @@ class BasicTokenizer {
       if (c < 0x80) {  // the common case: no decoding, flags from a table
         ++i;
         const uint8_t f = kAsciiFlags[c];
-        if (f & (unicode::kBertControl | unicode::kBertSpace)) {
-          if (f & unicode::kBertSpace) flush(emit);
-        } else if (c != 0) {
+        if (f & unicode::kBertSpace)
+          flush(emit);
+        else if (!(f & unicode::kBertControl))  // NUL is a control character too
           token_ += static_cast<char>(c);
-        }
         continue;
       }
       uint32_t cp;
