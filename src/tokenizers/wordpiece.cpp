@@ -284,6 +284,33 @@ struct WordPieceTokenizer::Impl {
   int64_t max_chars = kDefaultMaxChars;
   int32_t pad = -1, unk = -1, cls = -1, sep = -1, mask = -1;
 
+  // Fills tokens from the text of a vocab.txt (path names it in errors), then indexes them.
+  void read_vocab(std::string_view text, const std::string& path) {
+    CF_CHECK(!text.empty(), FormatError, path, ": empty vocabulary file");
+    std::unordered_map<std::string_view, size_t> line_of;
+    size_t line = 0;
+    for (size_t pos = 0; pos < text.size();) {
+      ++line;
+      size_t nl = text.find('\n', pos);
+      if (nl == std::string_view::npos) nl = text.size();
+      std::string_view tok = text.substr(pos, nl - pos);
+      pos = nl + 1;
+      if (tok.ends_with('\r')) tok.remove_suffix(1);
+      CF_CHECK(!tok.empty(), FormatError, path, ":", line, ": empty token (one token a line)");
+      CF_CHECK(tok.size() <= kMaxTokenBytes, FormatError, path, ":", line, ": token of ",
+               tok.size(), " bytes (at most ", kMaxTokenBytes, ")");
+      CF_CHECK(valid_utf8(tok), FormatError, path, ":", line, ": token ", shown(tok),
+               " is not valid UTF-8");
+      auto [it, fresh] = line_of.emplace(tok, line);
+      CF_CHECK(fresh, FormatError, path, ":", line, ": duplicate token ", shown(tok),
+               " (first on line ", it->second, ")");
+      CF_CHECK(static_cast<int64_t>(line) <= kMaxVocab, FormatError, path, ": more than ",
+               kMaxVocab, " tokens");
+      tokens.emplace_back(tok);
+    }
+    index(path);
+  }
+
   // Fills the lookup maps and the special ids from tokens; source names the vocabulary in
   // errors.
   void index(const std::string& source) {
@@ -372,33 +399,10 @@ WordPieceTokenizer& WordPieceTokenizer::operator=(WordPieceTokenizer&&) noexcept
 
 WordPieceTokenizer WordPieceTokenizer::from_vocab_file(const std::string& path, bool lower_case) {
   const std::vector<uint8_t> bytes = io::read_file(path);
-  const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
-  CF_CHECK(!text.empty(), FormatError, path, ": empty vocabulary file");
   WordPieceTokenizer t;
-  Impl& im = *t.impl_;
-  im.lower = im.strip_accents = lower_case;
-  std::unordered_map<std::string_view, size_t> line_of;
-  size_t line = 0;
-  for (size_t pos = 0; pos < text.size();) {
-    ++line;
-    size_t nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    std::string_view tok = text.substr(pos, nl - pos);
-    pos = nl + 1;
-    if (tok.ends_with('\r')) tok.remove_suffix(1);
-    CF_CHECK(!tok.empty(), FormatError, path, ":", line, ": empty token (one token a line)");
-    CF_CHECK(tok.size() <= kMaxTokenBytes, FormatError, path, ":", line, ": token of ", tok.size(),
-             " bytes (at most ", kMaxTokenBytes, ")");
-    CF_CHECK(valid_utf8(tok), FormatError, path, ":", line, ": token ", shown(tok),
-             " is not valid UTF-8");
-    auto [it, fresh] = line_of.emplace(tok, line);
-    CF_CHECK(fresh, FormatError, path, ":", line, ": duplicate token ", shown(tok),
-             " (first on line ", it->second, ")");
-    CF_CHECK(static_cast<int64_t>(line) <= kMaxVocab, FormatError, path, ": more than ", kMaxVocab,
-             " tokens");
-    im.tokens.emplace_back(tok);
-  }
-  im.index(path);
+  t.impl_->lower = t.impl_->strip_accents = lower_case;
+  t.impl_->read_vocab(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()),
+                      path);
   return t;
 }
 
@@ -407,7 +411,9 @@ WordPieceTokenizer WordPieceTokenizer::load(const std::string& path) {
   const std::string_view text(reinterpret_cast<const char*>(bytes.data()), bytes.size());
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first != std::string_view::npos && text[first] == '{') return from_hf_json(text, path);
-  return from_vocab_file(path);
+  WordPieceTokenizer t;
+  t.impl_->read_vocab(text, path);
+  return t;
 }
 
 WordPieceTokenizer WordPieceTokenizer::from_hf_json(std::string_view text,

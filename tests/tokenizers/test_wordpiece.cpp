@@ -303,6 +303,11 @@ TEST(WordPieceFiles, VocabErrors) {
   const std::string bad = d.file("bad.txt", "[PAD]\nab\xff\n");
   expect_throw<FormatError>([&bad]() { WordPieceTokenizer::from_vocab_file(bad); },
                             "bad.txt:2: token \"ab");
+  const std::string long_token = d.file("long.txt", "[PAD]\n" + std::string(1025, 'x') + "\n");
+  expect_throw<FormatError>([&long_token]() { WordPieceTokenizer::load(long_token); },
+                            "long.txt:2: token of 1025 bytes (at most 1024)");
+  expect_throw<FormatError>([&empty]() { WordPieceTokenizer::load(empty); },
+                            "empty.txt: empty vocabulary file");
   expect_throw<IoError>([&missing]() { WordPieceTokenizer::load(missing); }, "nope.txt");
   const WordPieceTokenizer t = small();
   const std::string into_missing_dir = (d.path / "no" / "dir" / "v.txt").string();
