@@ -66,20 +66,23 @@ std::string format_metrics(const Metrics& m, const std::vector<std::string>& lab
                m.recall.size() == k && m.support.size() == k,
            ValueError, "format_metrics: metrics of ", m.confusion.size(), " classes but ", k,
            " labels");
+  // Labels are data: any bytes, any length. Columns align for labels of up to 40 bytes.
   size_t width = 5;  // "label"
-  for (const std::string& l : labels) width = std::max(width, l.size());
-  const int w = static_cast<int>(width);
+  for (const std::string& l : labels) width = std::min<size_t>(40, std::max(width, l.size()));
+  const auto pad = [width](const std::string& v) {
+    return v + std::string(v.size() < width ? width - v.size() : 0, ' ');
+  };
   std::string out;
-  char buf[512];
+  char buf[160];
   std::snprintf(buf, sizeof(buf), "examples  %lld\naccuracy  %.4f\nmacro-F1  %.4f\n\n",
                 static_cast<long long>(m.n), m.accuracy, m.macro_f1);
   out += buf;
-  std::snprintf(buf, sizeof(buf), "%-4s %-*s %9s %9s %9s %9s\n", "#", w, "label", "precision",
-                "recall", "F1", "support");
-  out += buf;
+  out += "#    " + pad("label") + " precision    recall        F1   support\n";
   for (size_t c = 0; c < k; ++c) {
-    std::snprintf(buf, sizeof(buf), "%-4zu %-*s %9.4f %9.4f %9.4f %9lld\n", c, w, labels[c].c_str(),
-                  m.precision[c], m.recall[c], m.f1[c], static_cast<long long>(m.support[c]));
+    std::snprintf(buf, sizeof(buf), "%-4zu ", c);
+    out += buf + pad(labels[c]);
+    std::snprintf(buf, sizeof(buf), " %9.4f %9.4f %9.4f %9lld\n", m.precision[c], m.recall[c],
+                  m.f1[c], static_cast<long long>(m.support[c]));
     out += buf;
   }
   int64_t largest = 1;

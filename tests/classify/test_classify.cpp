@@ -155,6 +155,10 @@ TEST(Metrics, FormatShowsEveryNumberAndTheConfusionMatrix) {
   EXPECT_NE(s.find("0    alpha    1.0000    0.6667    0.8000         3\n"), std::string::npos) << s;
   EXPECT_NE(s.find("2    gamma    0.5000    1.0000    0.6667         1\n"), std::string::npos) << s;
   EXPECT_NE(s.find("     0 1 2\n0    2 1 0\n1    0 1 1\n2    0 0 1\n"), std::string::npos) << s;
+  // Labels are data: a long one is printed whole, bytes such as NUL included.
+  const std::string odd = std::string(600, 'x') + std::string("\0y", 2);
+  const std::string t = format_metrics(compute_metrics({0, 1}, {0, 1}, 2), {"a", odd});
+  EXPECT_NE(t.find("1    " + odd + "    1.0000    1.0000    1.0000         1\n"), std::string::npos);
 }
 
 // Scores fixed per text: "a" -> label 0, "b" -> label 1, "tie" -> both equal.
