@@ -14,7 +14,7 @@ common=(train gpt --data "$work/text.txt" --preset small --steps 100 --batch 8 -
 "$bin" --threads 2 "${common[@]}" --out "$work/killed" > /dev/null &
 pid=$!
 # Wait until the checkpoint of step 20 exists and training has gone past it, then kill -9.
-for _ in $(seq 1 600); do
+for _ in $(seq 1 9000); do
   if [ -f "$work/killed/metrics.jsonl" ] && grep -q '"step":25,' "$work/killed/metrics.jsonl"; then break; fi
   sleep 0.02
 done
