@@ -8,12 +8,15 @@ Commands register_commands(CLI::App& app) {
   train->require_subcommand(1);
   add_train_gpt(*train, cmds);
   add_train_bow(*train, cmds);
+  add_train_vision(*train, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
   add_tokenizer(app, cmds);
   add_images(app, cmds);
   add_eval(app, cmds);
   add_classify(app, cmds);
+  add_eval_vision(app, cmds);
+  add_attention_map(app, cmds);
   return cmds;
 }
 
