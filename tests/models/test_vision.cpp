@@ -171,9 +171,11 @@ TEST(VisionModels, ConfigsRoundTripThroughJsonAndTheFactory) {
     auto m2 = models::make_image_classifier(type, j, 5);
     const auto a = m->state_dict(), b = m2->state_dict();
     ASSERT_EQ(a.size(), b.size());
-    for (size_t i = 0; i < a.size(); ++i)
-      if (a[i].second.is_floating_point())
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].second.is_floating_point()) {
         EXPECT_EQ(max(abs(sub(a[i].second, b[i].second))).item(), 0.0) << a[i].first;
+      }
+    }
   }
   EXPECT_THROW(models::make_image_classifier("resnet", "{}", 0), ValueError);
   EXPECT_THROW(models::image_classifier_preset("vit", "huge"), ValueError);
