@@ -96,8 +96,17 @@ void check_adamw(const std::string& type) {
     SCOPED_TRACE(name);
     Tensor w = VisionGolden::find(after, name);
     ASSERT_TRUE(w.defined());
-    if (t.dtype() == DType::i64) EXPECT_EQ(t.item(), w.item());
-    else EXPECT_CLOSE(t, w, 1e-4, 1e-3);
+    if (t.dtype() == DType::i64) {
+      EXPECT_EQ(t.item(), w.item());
+    } else if (name.size() > 13 && name.compare(name.size() - 13, 13, "attn.qkv.bias") == 0) {
+      // The key bias has a gradient of exactly zero (softmax ignores a per-row constant), so
+      // Adam's normalized update of its rounding noise is arbitrary: compare q and v only.
+      const int64_t D = t.size(0) / 3;
+      EXPECT_CLOSE(t.narrow(0, 0, D), w.narrow(0, 0, D), 1e-4, 1e-3);
+      EXPECT_CLOSE(t.narrow(0, 2 * D, D), w.narrow(0, 2 * D, D), 1e-4, 1e-3);
+    } else {
+      EXPECT_CLOSE(t, w, 1e-4, 1e-3);
+    }
   }
 }
 

@@ -124,6 +124,20 @@ def pcm_strides(downsample):
     return s
 
 
+class UnfoldConv2d(nn.Conv2d):
+    """nn.Conv2d computed as unfold + matmul: torch 1.13's CPU backward of dilated strided
+    convolutions returned garbage weight gradients (values near 1e38) for these shapes."""
+
+    def forward(self, x):
+        B, _, H, W = x.shape
+        k, s, p, d = self.kernel_size[0], self.stride[0], self.padding[0], self.dilation[0]
+        cols = F.unfold(x, k, dilation=d, padding=p, stride=s)
+        oh = (H + 2 * p - d * (k - 1) - 1) // s + 1
+        ow = (W + 2 * p - d * (k - 1) - 1) // s + 1
+        y = self.weight.view(self.out_channels, -1) @ cols
+        return (y + self.bias.view(1, -1, 1)).view(B, self.out_channels, oh, ow)
+
+
 class PRM(nn.Module):
     def __init__(self, cin, s):
         super().__init__()
@@ -131,7 +145,7 @@ class PRM(nn.Module):
         self.convs = nn.ModuleList()
         for d in s["dilations"]:
             pad = math.ceil(((k - 1) * d + 1 - st) / 2)
-            self.convs.append(nn.Sequential(nn.Conv2d(cin, s["embed_dim"], k, st, pad, d), nn.GELU()))
+            self.convs.append(nn.Sequential(UnfoldConv2d(cin, s["embed_dim"], k, st, pad, d), nn.GELU()))
 
     def forward(self, x):
         return torch.cat([c(x) for c in self.convs], dim=1).flatten(2).transpose(1, 2)
