@@ -26,3 +26,10 @@ MD5
   done
   rm -rf "$tmp"
 fi
+
+# Zero-shot book identification (docs/prompting.md): raw KJV lines with their book codes for the
+# training chapters, and 300 verses of held-out chapters of Genesis, Psalms, Matthew, Revelation.
+if [ ! -s data/prompt/all/test.tsv ] || [ ! -s data/prompt/books4/test.tsv ]; then
+  python3 tools/data/prompt_task.py data/prompt/books4 --per-label 75
+  python3 tools/data/prompt_task.py data/prompt/all --books all --per-label 75
+fi

@@ -62,6 +62,7 @@ class GptPromptClassifier : public classify::TextClassifier {
   Sequence sequence(std::string_view text, size_t label) const;
 
  private:
+  Sequence build(std::vector<int64_t> text_tokens, size_t label) const;
   std::vector<double> score_sequences(const std::vector<Sequence>& seqs);
 
   std::shared_ptr<Gpt> model_;

@@ -83,6 +83,8 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
   const int64_t limit = model_->config().block_size + 1;
   for (const std::string& l : labels_) {
     label_tokens_.push_back(encode_(l));
+    CF_CHECK(!label_tokens_.back().empty(), ValueError, "prompt classifier: label '", l,
+             "' encodes to no tokens");
     const int64_t n = static_cast<int64_t>(head_.size() + middle_.size() + tail_.size() +
                                            label_tokens_.back().size());
     CF_CHECK(n <= limit, ValueError, "prompt classifier: the template with label '", l, "' takes ",
@@ -98,7 +100,10 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
 GptPromptClassifier::Sequence GptPromptClassifier::sequence(std::string_view text, size_t label) const {
   CF_CHECK(label < labels_.size(), IndexError, "prompt classifier: label index ", label,
            " is out of range for ", labels_.size(), " labels");
-  std::vector<int64_t> t = encode_(text);
+  return build(encode_(text), label);
+}
+
+GptPromptClassifier::Sequence GptPromptClassifier::build(std::vector<int64_t> t, size_t label) const {
   const std::vector<int64_t>& l = label_tokens_[label];
   const int64_t fixed = static_cast<int64_t>(head_.size() + middle_.size() + tail_.size() + l.size());
   const int64_t excess = fixed + static_cast<int64_t>(t.size()) - (model_->config().block_size + 1);
@@ -173,8 +178,10 @@ std::vector<std::vector<double>> GptPromptClassifier::scores(const std::vector<s
   const size_t L = labels_.size();
   std::vector<Sequence> seqs;
   seqs.reserve(texts.size() * L);
-  for (const std::string& text : texts)
-    for (size_t j = 0; j < L; ++j) seqs.push_back(sequence(text, j));
+  for (const std::string& text : texts) {
+    const std::vector<int64_t> t = encode_(text);
+    for (size_t j = 0; j < L; ++j) seqs.push_back(build(t, j));
+  }
   const std::vector<double> flat = score_sequences(seqs);
   std::vector<std::vector<double>> out(texts.size(), std::vector<double>(L));
   for (size_t i = 0; i < texts.size(); ++i)
