@@ -21,7 +21,8 @@ namespace {
 std::string unescape(const std::string& s) {
   std::string out;
   for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size() && (s[i + 1] == 'n' || s[i + 1] == 't' || s[i + 1] == '\\')) {
+    if (s[i] == '\\' && i + 1 < s.size() &&
+        (s[i + 1] == 'n' || s[i + 1] == 't' || s[i + 1] == '\\')) {
       out += s[i + 1] == 'n' ? '\n' : s[i + 1] == 't' ? '\t' : '\\';
       ++i;
     } else {
@@ -34,8 +35,10 @@ std::string unescape(const std::string& s) {
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out(1);
   for (char c : s) {
-    if (c == ',') out.emplace_back();
-    else out.back() += c;
+    if (c == ',')
+      out.emplace_back();
+    else
+      out.back() += c;
   }
   return out;
 }
@@ -104,10 +107,12 @@ int run(const Opts& o) {
   CF_CHECK(!texts.empty(), ValueError, "prompt-classify: ", o.data.empty() ? o.input : o.data,
            " holds no text");
   const std::vector<std::vector<double>> scores = clf->scores(texts);
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::vector<size_t> pred(texts.size());
   for (size_t i = 0; i < texts.size(); ++i)
-    pred[i] = static_cast<size_t>(std::max_element(scores[i].begin(), scores[i].end()) - scores[i].begin());
+    pred[i] = static_cast<size_t>(std::max_element(scores[i].begin(), scores[i].end()) -
+                                  scores[i].begin());
 
   if (o.data.empty()) {
     for (size_t i = 0; i < texts.size(); ++i) {
@@ -136,11 +141,12 @@ int run(const Opts& o) {
   // frequent gold label.
   const double chance = std::max(1.0 / static_cast<double>(K), static_cast<double>(majority) / n);
   std::cout << clf->describe() << "\n";
-  std::printf("examples %lld, correct %lld, accuracy %.4f, chance %.4f, p-value %.3g "
-              "(one-sided exact binomial test of accuracy > chance), %.1f s\n",
-              static_cast<long long>(n), static_cast<long long>(correct),
-              static_cast<double>(correct) / static_cast<double>(n), chance,
-              binomial_upper_tail(correct, n, chance), seconds);
+  std::printf(
+      "examples %lld, correct %lld, accuracy %.4f, chance %.4f, p-value %.3g "
+      "(one-sided exact binomial test of accuracy > chance), %.1f s\n",
+      static_cast<long long>(n), static_cast<long long>(correct),
+      static_cast<double>(correct) / static_cast<double>(n), chance,
+      binomial_upper_tail(correct, n, chance), seconds);
   std::printf("confusion (rows gold, columns predicted):\n%12s", "");
   for (const std::string& l : labels) std::printf(" %8.8s", l.c_str());
   std::printf("\n");
@@ -156,20 +162,25 @@ int run(const Opts& o) {
 
 void add_prompt_classify(CLI::App& app, Commands& cmds) {
   CLI::App* sub = app.add_subcommand(
-      "prompt-classify", "Zero-shot classification by prompting a GPT checkpoint (docs/prompting.md)");
+      "prompt-classify",
+      "Zero-shot classification by prompting a GPT checkpoint (docs/prompting.md)");
   auto o = std::make_shared<Opts>();
   sub->add_option("--model", o->model, "checkpoint.safetensors of cformer train gpt")->required();
   sub->add_option("--prompt-template", o->prompt_template,
                   "Template with {text} and optionally {label}; \\n and \\t are newline and tab")
       ->required();
   sub->add_option("--labels", o->labels, "Comma-separated candidate labels")->required();
-  CLI::Option* data = sub->add_option("--data", o->data, "TSV \"text<TAB>label\": print the accuracy");
-  CLI::Option* input = sub->add_option("--input", o->input, "One text a line: print a label a line");
+  CLI::Option* data =
+      sub->add_option("--data", o->data, "TSV \"text<TAB>label\": print the accuracy");
+  CLI::Option* input =
+      sub->add_option("--input", o->input, "One text a line: print a label a line");
   data->excludes(input);
   input->excludes(data);
   sub->add_flag("--normalize", o->o.length_normalize, "Mean log-probability per scored token");
   sub->add_flag("--calibrate", o->o.calibrate, "Subtract each label's score for the empty text");
-  sub->add_option("--batch", o->o.batch_size, "Sequences per forward pass")->capture_default_str()->check(cf::cli::positive());
+  sub->add_option("--batch", o->o.batch_size, "Sequences per forward pass")
+      ->capture_default_str()
+      ->check(cf::cli::positive());
   sub->add_flag("--scores", o->show_scores, "With --input: the label scores after each label");
   cmds.entries.emplace_back(sub, [o]() {
     CF_CHECK(!o->data.empty() || !o->input.empty(), ValueError,

@@ -12,7 +12,8 @@
 namespace cf::models {
 namespace {
 
-const char* kCorpus = "\nIn the beginning God created the heaven and the earth: yes, no. 0123456789";
+const char* kCorpus =
+    "\nIn the beginning God created the heaven and the earth: yes, no. 0123456789";
 
 struct Fixture {
   std::shared_ptr<data::CharTokenizer> tok =
@@ -42,13 +43,16 @@ double direct_log_prob(Gpt& model, const std::vector<int64_t>& tokens, size_t fi
   const int64_t n = static_cast<int64_t>(tokens.size()), V = model.config().vocab_size;
   std::vector<int64_t> in(tokens.begin(), tokens.end() - 1);
   const std::vector<double> lp =
-      log_softmax(model.forward(from_vector(in, Shape{1, n - 1})).to(DType::f64), 2).to_vector<double>();
+      log_softmax(model.forward(from_vector(in, Shape{1, n - 1})).to(DType::f64), 2)
+          .to_vector<double>();
   double sum = 0.0;
-  for (size_t t = first; t < tokens.size(); ++t) sum += lp[(t - 1) * static_cast<size_t>(V) + static_cast<size_t>(tokens[t])];
+  for (size_t t = first; t < tokens.size(); ++t)
+    sum += lp[(t - 1) * static_cast<size_t>(V) + static_cast<size_t>(tokens[t])];
   return sum;
 }
 
-const std::vector<std::string> kTexts = {"God created the heaven", "no", "", "the earth and the heaven"};
+const std::vector<std::string> kTexts = {"God created the heaven", "no", "",
+                                         "the earth and the heaven"};
 
 TEST(GptPrompt, LabelAfterPromptScoresLogProbOfTheLabel) {
   Fixture f;
@@ -61,7 +65,8 @@ TEST(GptPrompt, LabelAfterPromptScoresLogProbOfTheLabel) {
       const std::string prompt = fill(tmpl, "{text}", kTexts[i]);
       const auto tokens = f.tok->encode(prompt + clf.labels()[j]);
       const double want = direct_log_prob(*f.model, tokens, f.tok->encode(prompt).size());
-      EXPECT_NEAR(scores[i][j], want, 1e-4 * (1 + std::fabs(want))) << "text " << i << " label " << j;
+      EXPECT_NEAR(scores[i][j], want, 1e-4 * (1 + std::fabs(want)))
+          << "text " << i << " label " << j;
     }
   }
 }
@@ -74,16 +79,19 @@ TEST(GptPrompt, LabelInTemplateScoresFromTheLabelOnAndRanksLikeTheWholeString) {
     for (size_t i = 0; i < kTexts.size(); ++i) {
       std::vector<double> whole;
       for (size_t j = 0; j < 3; ++j) {
-        const std::string filled = fill(fill(tmpl, "{text}", kTexts[i]), "{label}", clf.labels()[j]);
+        const std::string filled =
+            fill(fill(tmpl, "{text}", kTexts[i]), "{label}", clf.labels()[j]);
         const std::string before = fill(tmpl.substr(0, tmpl.find("{label}")), "{text}", kTexts[i]);
         const auto tokens = f.tok->encode(filled);
         const double want = direct_log_prob(*f.model, tokens, f.tok->encode(before).size());
         EXPECT_NEAR(scores[i][j], want, 1e-4 * (1 + std::fabs(want))) << tmpl << " text " << i;
         whole.push_back(direct_log_prob(*f.model, tokens, 1));
       }
-      // The part before the label is common to all labels: differences are those of the whole string.
+      // The part before the label is common to all labels: differences are those of the whole
+      // string.
       for (size_t j = 1; j < 3; ++j)
-        EXPECT_NEAR(scores[i][j] - scores[i][0], whole[j] - whole[0], 1e-4 * (1 + std::fabs(whole[0])));
+        EXPECT_NEAR(scores[i][j] - scores[i][0], whole[j] - whole[0],
+                    1e-4 * (1 + std::fabs(whole[0])));
     }
   }
 }
@@ -124,7 +132,8 @@ TEST(GptPrompt, NormalizationAndCalibration) {
 TEST(GptPrompt, ScoresDoNotDependOnTheBatchSize) {
   Fixture f;
   std::vector<std::string> texts;
-  for (int i = 0; i < 11; ++i) texts.push_back(std::string(static_cast<size_t>(i * 3), 'e') + "arth");
+  for (int i = 0; i < 11; ++i)
+    texts.push_back(std::string(static_cast<size_t>(i * 3), 'e') + "arth");
   GptPromptOptions o;
   o.batch_size = 1;
   const auto one = f.make("\n{label} {text}", {"no", "yes", "God"}, o).scores(texts);
@@ -177,7 +186,8 @@ TEST(GptPrompt, ErrorsNameTheProblem) {
   expect_value_error("{label} {text}", {"a", "b"}, "nothing before");
   expect_value_error("{text}{label}", {"a", "b"}, "nothing before");
   expect_value_error("{text}", {"a", "b"}, "nothing before");
-  expect_value_error("{text} the heaven and the earth", {"a", "b"}, "more than block_size + 1 = 17");
+  expect_value_error("{text} the heaven and the earth", {"a", "b"},
+                     "more than block_size + 1 = 17");
   GptPromptOptions o;
   o.batch_size = 0;
   expect_value_error("{text}:", {"a", "b"}, "batch_size", o);
@@ -210,8 +220,10 @@ TEST(GptPrompt, LoadsACheckpointAndRejectsOtherModels) {
     EXPECT_NE(std::string(e.what()).find("not a GPT"), std::string::npos) << e.what();
   }
   std::ofstream(dir + "/garbage.safetensors") << "not a checkpoint";
-  EXPECT_THROW(load_gpt_prompt_classifier(dir + "/garbage.safetensors", "{text}\n", {"a", "b"}), Error);
-  EXPECT_THROW(load_gpt_prompt_classifier(dir + "/missing.safetensors", "{text}\n", {"a", "b"}), Error);
+  EXPECT_THROW(load_gpt_prompt_classifier(dir + "/garbage.safetensors", "{text}\n", {"a", "b"}),
+               Error);
+  EXPECT_THROW(load_gpt_prompt_classifier(dir + "/missing.safetensors", "{text}\n", {"a", "b"}),
+               Error);
   std::filesystem::remove_all(dir);
 }
 

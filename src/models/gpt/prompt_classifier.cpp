@@ -5,7 +5,6 @@
 #include "cformer/models/gpt_prompt.h"
 
 #include <algorithm>
-#include <cmath>
 #include <numeric>
 #include <sstream>
 
@@ -45,10 +44,12 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
   CF_CHECK(model_ != nullptr && encode_ != nullptr, ValueError,
            "prompt classifier: a model and a tokenizer are required");
   const size_t n_text = count_of(template_, kText), n_label = count_of(template_, kLabel);
-  CF_CHECK(n_text == 1, ValueError, "prompt classifier: the template must contain {text} exactly once, got ",
-           n_text, " in \"", template_, "\"");
-  CF_CHECK(n_label <= 1, ValueError, "prompt classifier: the template may contain {label} at most once, got ",
-           n_label, " in \"", template_, "\"");
+  CF_CHECK(n_text == 1, ValueError,
+           "prompt classifier: the template must contain {text} exactly once, got ", n_text,
+           " in \"", template_, "\"");
+  CF_CHECK(n_label <= 1, ValueError,
+           "prompt classifier: the template may contain {label} at most once, got ", n_label,
+           " in \"", template_, "\"");
   CF_CHECK(labels_.size() >= 2, ValueError, "prompt classifier: at least 2 labels are needed, got ",
            labels_.size());
   for (size_t i = 0; i < labels_.size(); ++i) {
@@ -97,19 +98,24 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
   }
 }
 
-GptPromptClassifier::Sequence GptPromptClassifier::sequence(std::string_view text, size_t label) const {
+GptPromptClassifier::Sequence GptPromptClassifier::sequence(std::string_view text,
+                                                            size_t label) const {
   CF_CHECK(label < labels_.size(), IndexError, "prompt classifier: label index ", label,
            " is out of range for ", labels_.size(), " labels");
   return build(encode_(text), label);
 }
 
-GptPromptClassifier::Sequence GptPromptClassifier::build(std::vector<int64_t> t, size_t label) const {
+GptPromptClassifier::Sequence GptPromptClassifier::build(std::vector<int64_t> t,
+                                                         size_t label) const {
   const std::vector<int64_t>& l = label_tokens_[label];
-  const int64_t fixed = static_cast<int64_t>(head_.size() + middle_.size() + tail_.size() + l.size());
+  const int64_t fixed =
+      static_cast<int64_t>(head_.size() + middle_.size() + tail_.size() + l.size());
   const int64_t excess = fixed + static_cast<int64_t>(t.size()) - (model_->config().block_size + 1);
   if (excess > 0) {  // the constructor ensured fixed <= block_size + 1
-    if (text_before_label_) t.erase(t.begin(), t.begin() + excess);
-    else t.resize(t.size() - static_cast<size_t>(excess));
+    if (text_before_label_)
+      t.erase(t.begin(), t.begin() + excess);
+    else
+      t.resize(t.size() - static_cast<size_t>(excess));
   }
   Sequence s;
   s.tokens = head_;
@@ -166,15 +172,17 @@ std::vector<double> GptPromptClassifier::score_sequences(const std::vector<Seque
       double sum = 0.0;
       for (size_t t = static_cast<size_t>(s.first); t < n; ++t)
         sum += lp[b * static_cast<size_t>(T) + t - 1];
-      out[order[i0 + b]] =
-          options_.length_normalize ? sum / static_cast<double>(n - static_cast<size_t>(s.first)) : sum;
+      out[order[i0 + b]] = options_.length_normalize
+                               ? sum / static_cast<double>(n - static_cast<size_t>(s.first))
+                               : sum;
     }
   }
   model_->train(was_training);
   return out;
 }
 
-std::vector<std::vector<double>> GptPromptClassifier::scores(const std::vector<std::string>& texts) {
+std::vector<std::vector<double>> GptPromptClassifier::scores(
+    const std::vector<std::string>& texts) {
   const size_t L = labels_.size();
   std::vector<Sequence> seqs;
   seqs.reserve(texts.size() * L);
