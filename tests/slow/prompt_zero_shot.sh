@@ -37,4 +37,23 @@ PY
 cut -f1 "$work/data/test.tsv" | head -5 > "$work/texts.txt"
 labels=$(nice -n 19 "$bin" --threads 1 prompt-classify "${common[@]}" --input "$work/texts.txt")
 [ "$(grep -cxE 'Ge|Psa|Mat|Rev' <<<"$labels")" -eq 5 ] || { echo "prompt test: --input printed: $labels"; exit 1; }
+
+# Bad input ends with "error: ..." naming the problem.
+expect_error() {  # expect_error "expected message part" args...
+  local want="$1" out rc=0
+  shift
+  out=$("$bin" --threads 1 prompt-classify "$@" 2>&1 >/dev/null) || rc=$?
+  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ] || ! grep -q "^error: .*$want" <<<"$out"; then
+    echo "prompt test: expected an error with '$want' (exit $rc): $out"
+    exit 1
+  fi
+}
+model=(--model "$work/gpt/checkpoint.safetensors")
+expect_error "{text} exactly once" "${model[@]}" --prompt-template 'no text' --labels a,b --input "$work/texts.txt"
+expect_error "at least 2 labels" "${model[@]}" --prompt-template '{text}:' --labels a --input "$work/texts.txt"
+expect_error "given twice" "${model[@]}" --prompt-template '{text}:' --labels a,b,a --input "$work/texts.txt"
+expect_error "nothing before" "${model[@]}" --prompt-template '{label}{text}' --labels a,b --input "$work/texts.txt"
+expect_error "not one of --labels" "${common[@]:0:4}" --labels Ge,Psa --data "$work/data/test.tsv"
+expect_error "--data TSV or --input" "${common[@]}"
+expect_error "cannot open" "${common[@]}" --input "$work/none.txt"
 echo "ok"
