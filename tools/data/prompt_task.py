@@ -4,7 +4,8 @@
 Writes, from the raw `bible -f` output (Debian bible-kjv), which starts every verse with its
 reference ("Ge1:1 In the beginning ..."):
   OUT/train.txt  unlabelled language-model text: the verses of the training chapters, one a line,
-                 the reference cut to the book code ("Ge In the beginning ..."), in Bible order;
+                 the reference cut to the book code ("Ge In the beginning ..."), whole chapters
+                 in a seeded random order;
   OUT/test.tsv   "verse<TAB>book code": PER_LABEL verses of each of the LABELS books, drawn
                  (seeded) from the held-out chapters (every HOLD_OUT-th chapter of every book),
                  which never occur in train.txt.
@@ -48,8 +49,16 @@ def main():
             sys.exit(f"prompt_task: unknown book code {b!r}; known: {' '.join(books)}")
 
     held = lambda chapter: chapter % a.hold_out == 0
-    train = [f"{b} {t}" for b, c, t in verses if b in train_books and not held(c)]
     rng = random.Random(a.seed)
+    # Whole chapters in a shuffled order: `cformer train gpt` validates on the last 10 % of the
+    # text, which in Bible order would hold the last book (Revelation) out of training.
+    chapters = {}
+    for b, c, t in verses:
+        if b in train_books and not held(c):
+            chapters.setdefault((b, c), []).append(f"{b} {t}")
+    order = list(chapters)
+    rng.shuffle(order)
+    train = [line for key in order for line in chapters[key]]
     test = []
     for b in labels:
         pool = [t for bb, c, t in verses if bb == b and held(c)]
