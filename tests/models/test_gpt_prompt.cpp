@@ -163,6 +163,17 @@ TEST(GptPrompt, LongTextsLoseTheirStartBeforeTheLabelAndTheirEndAfterIt) {
   EXPECT_EQ(a.tokens, f.tok->encode("\nye " + text.substr(0, 13)));
   EXPECT_EQ(after.scores({text}), after.scores({text.substr(0, 13)}));
   EXPECT_NEAR(after.scores({text})[0][1], direct_log_prob(*f.model, a.tokens, 1), 1e-4);
+  // max_length 16 on a model with block_size 48 cuts the same tokens; 0 or more than block_size
+  // means block_size.
+  Fixture wide(48);
+  GptPromptOptions o;
+  o.max_length = 16;
+  EXPECT_EQ(wide.make("Q{text}:", {"no", "ye"}, o).sequence(text, 0).tokens, s.tokens);
+  EXPECT_EQ(wide.make("\n{label} {text}", {"no", "ye"}, o).sequence(text, 1).tokens, a.tokens);
+  o.max_length = 1000;
+  EXPECT_EQ(f.make("Q{text}:", {"no", "ye"}, o).sequence(text, 0).tokens, s.tokens);
+  EXPECT_EQ(wide.make("Q{text}:", {"no", "ye"}).sequence(text, 0).tokens,
+            f.tok->encode("Q" + text.substr(text.size() - 45) + ":no"));  // 49 - 4 text tokens
 }
 
 TEST(GptPrompt, ErrorsNameTheProblem) {
@@ -187,10 +198,13 @@ TEST(GptPrompt, ErrorsNameTheProblem) {
   expect_value_error("{text}{label}", {"a", "b"}, "nothing before");
   expect_value_error("{text}", {"a", "b"}, "nothing before");
   expect_value_error("{text} the heaven and the earth", {"a", "b"},
-                     "more than block_size + 1 = 17");
+                     "more than the context + 1 = 17");
   GptPromptOptions o;
   o.batch_size = 0;
   expect_value_error("{text}:", {"a", "b"}, "batch_size", o);
+  o.batch_size = 1;
+  o.max_length = -1;
+  expect_value_error("{text}:", {"a", "b"}, "max_length", o);
 }
 
 TEST(GptPrompt, LoadsACheckpointAndRejectsOtherModels) {

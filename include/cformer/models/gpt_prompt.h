@@ -20,6 +20,7 @@ struct GptPromptOptions {
   bool length_normalize = false;  // mean log-probability per scored token instead of the sum
   bool calibrate = false;         // subtract each label's score for the empty text
   int64_t batch_size = 16;        // sequences per forward pass (scores do not depend on it)
+  int64_t max_length = 0;         // tokens per model input, at most block_size; 0: block_size
 };
 
 /// Scores, for a text and each label, a log-probability under the GPT:
@@ -32,7 +33,8 @@ struct GptPromptOptions {
 /// Sums over the scored tokens (their mean with length_normalize); with calibrate, minus the
 /// same score for the empty text. Every piece (template parts, text, label) is tokenized on its
 /// own, which equals tokenizing the whole string with the character tokenizer. Sequences longer
-/// than block_size + 1 tokens (block_size model inputs) lose tokens of the text: from its start
+/// than context + 1 tokens (context = block_size or a smaller max_length: the model's inputs are
+/// all tokens but the last) lose tokens of the text: from its start
 /// when the text comes before the label (the context keeps its last tokens), from its end when it
 /// comes after the label. The template is never cut; log-softmax is exact (float64).
 class GptPromptClassifier : public classify::TextClassifier {
@@ -42,7 +44,7 @@ class GptPromptClassifier : public classify::TextClassifier {
   /// Throws ValueError when the template lacks "{text}" or holds "{text}" or "{label}" more than
   /// once, when it has no character before the scored part other than the text (a GPT predicts no
   /// first token), when there are fewer than 2 labels, an empty or a duplicate label, when a
-  /// label with the template alone exceeds block_size + 1 tokens, or batch_size < 1.
+  /// label with the template alone exceeds context + 1 tokens, batch_size < 1 or max_length < 0.
   GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder encode, std::string prompt_template,
                       std::vector<std::string> labels, GptPromptOptions options = {});
 
@@ -72,6 +74,7 @@ class GptPromptClassifier : public classify::TextClassifier {
   GptPromptOptions options_;
   bool label_in_template_ = false;
   bool text_before_label_ = true;
+  int64_t context_ = 0;  // model inputs per sequence: block_size or a smaller max_length
   // The template split around its placeholders: before the first one, between, after the second.
   std::vector<int64_t> head_, middle_, tail_;
   std::vector<std::vector<int64_t>> label_tokens_;

@@ -60,6 +60,10 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
   }
   CF_CHECK(options_.batch_size >= 1, ValueError, "prompt classifier: batch_size must be >= 1, got ",
            options_.batch_size);
+  CF_CHECK(options_.max_length >= 0, ValueError, "prompt classifier: max_length must be >= 0, got ",
+           options_.max_length);
+  const int64_t block = model_->config().block_size;
+  context_ = options_.max_length > 0 ? std::min(options_.max_length, block) : block;
 
   label_in_template_ = n_label == 1;
   const size_t pt = template_.find(kText);
@@ -81,7 +85,7 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
            "\" has nothing before the scored ", label_in_template_ ? "{label}" : "label",
            " other than the text; put a separator there (e.g. a leading newline), since a GPT "
            "predicts no first token");
-  const int64_t limit = model_->config().block_size + 1;
+  const int64_t limit = context_ + 1;
   for (const std::string& l : labels_) {
     label_tokens_.push_back(encode_(l));
     CF_CHECK(!label_tokens_.back().empty(), ValueError, "prompt classifier: label '", l,
@@ -89,7 +93,8 @@ GptPromptClassifier::GptPromptClassifier(std::shared_ptr<Gpt> model, Encoder enc
     const int64_t n = static_cast<int64_t>(head_.size() + middle_.size() + tail_.size() +
                                            label_tokens_.back().size());
     CF_CHECK(n <= limit, ValueError, "prompt classifier: the template with label '", l, "' takes ",
-             n, " tokens, more than block_size + 1 = ", limit);
+             n, " tokens, more than the context + 1 = ", limit, " (block_size ", block,
+             ", max_length ", options_.max_length, ")");
   }
   if (options_.calibrate) {
     std::vector<Sequence> seqs;
@@ -110,8 +115,8 @@ GptPromptClassifier::Sequence GptPromptClassifier::build(std::vector<int64_t> t,
   const std::vector<int64_t>& l = label_tokens_[label];
   const int64_t fixed =
       static_cast<int64_t>(head_.size() + middle_.size() + tail_.size() + l.size());
-  const int64_t excess = fixed + static_cast<int64_t>(t.size()) - (model_->config().block_size + 1);
-  if (excess > 0) {  // the constructor ensured fixed <= block_size + 1
+  const int64_t excess = fixed + static_cast<int64_t>(t.size()) - (context_ + 1);
+  if (excess > 0) {  // the constructor ensured fixed <= context_ + 1
     if (text_before_label_)
       t.erase(t.begin(), t.begin() + excess);
     else
