@@ -34,9 +34,9 @@ struct GptPromptOptions {
 /// same score for the empty text. Every piece (template parts, text, label) is tokenized on its
 /// own, which equals tokenizing the whole string with the character tokenizer. Sequences longer
 /// than context + 1 tokens (context = block_size or a smaller max_length: the model's inputs are
-/// all tokens but the last) lose tokens of the text: from its start
-/// when the text comes before the label (the context keeps its last tokens), from its end when it
-/// comes after the label. The template is never cut; log-softmax is exact (float64).
+/// all tokens but the last) lose tokens of the text: from its start when the text comes before
+/// the label (the context keeps its last tokens), from its end when it comes after the label.
+/// The template and the label are never cut; log-softmax is exact (float64).
 class GptPromptClassifier : public classify::TextClassifier {
  public:
   using Encoder = std::function<std::vector<int64_t>(std::string_view)>;
