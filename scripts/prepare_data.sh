@@ -107,3 +107,10 @@ if [ "$(cat data/classify.stamp 2> /dev/null)" != "$classify_stamp" ] || [ ! -s 
   /usr/bin/python3 tools/data/make_classification.py /usr/share/wordnet "$spam_pkg/package/spam-assassin/data" data
   echo "$classify_stamp" > data/classify.stamp
 fi
+
+# Zero-shot book identification (docs/prompting.md): raw KJV lines with their book codes for the
+# training chapters, and 300 verses of held-out chapters of Genesis, Psalms, Matthew, Revelation.
+if [ ! -s data/prompt/all/test.tsv ] || [ ! -s data/prompt/books4/test.tsv ]; then
+  python3 tools/data/prompt_task.py data/prompt/books4 --per-label 75
+  python3 tools/data/prompt_task.py data/prompt/all --books all --per-label 75
+fi

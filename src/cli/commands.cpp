@@ -14,6 +14,7 @@ Commands register_commands(CLI::App& app) {
   add_images(app, cmds);
   add_eval(app, cmds);
   add_classify(app, cmds);
+  add_prompt_classify(app, cmds);
   return cmds;
 }
 

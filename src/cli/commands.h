@@ -39,5 +39,6 @@ void add_images(CLI::App& app, Commands& cmds);
 void add_train_bow(CLI::App& train, Commands& cmds);
 void add_eval(CLI::App& app, Commands& cmds);
 void add_classify(CLI::App& app, Commands& cmds);
+void add_prompt_classify(CLI::App& app, Commands& cmds);
 
 }  // namespace cf::cli
