@@ -10,6 +10,7 @@ Commands register_commands(CLI::App& app) {
   add_generate(app, cmds);
   add_info(app, cmds);
   add_tokenizer(app, cmds);
+  add_bleu(app, cmds);
   return cmds;
 }
 

@@ -35,5 +35,6 @@ void add_train_gpt(CLI::App& train, Commands& cmds);
 void add_generate(CLI::App& app, Commands& cmds);
 void add_info(CLI::App& app, Commands& cmds);
 void add_tokenizer(CLI::App& app, Commands& cmds);
+void add_bleu(CLI::App& app, Commands& cmds);
 
 }  // namespace cf::cli
