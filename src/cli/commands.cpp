@@ -11,6 +11,7 @@ Commands register_commands(CLI::App& app) {
   add_info(app, cmds);
   add_tokenizer(app, cmds);
   add_bleu(app, cmds);
+  add_data_translation(app, cmds);
   return cmds;
 }
 

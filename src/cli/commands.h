@@ -36,5 +36,6 @@ void add_generate(CLI::App& app, Commands& cmds);
 void add_info(CLI::App& app, Commands& cmds);
 void add_tokenizer(CLI::App& app, Commands& cmds);
 void add_bleu(CLI::App& app, Commands& cmds);
+void add_data_translation(CLI::App& app, Commands& cmds);
 
 }  // namespace cf::cli
