@@ -1,6 +1,6 @@
 // BLEU and chrF: hand-computed cases (the arithmetic is in the comments), edge cases, and the
 // stdlib-only oracle tools/golden/bleu_oracle.py (sacreBLEU's definitions) on adversarial strings
-// and on real en/fr pairs from the gettext catalogues of the machine with perturbed hypotheses.
+// and on the real en/fr pairs of data/translation with perturbed hypotheses.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -304,6 +304,83 @@ TEST(BleuOracle, AdversarialStrings) {
   }
   expect_oracle_agrees(hyps, {ref0});
   expect_oracle_agrees(hyps, {ref0, ref1});
+}
+
+std::vector<std::string> read_lines(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(f, line);) lines.push_back(line);
+  return lines;
+}
+
+// A hypothesis made from a reference the way a weak system errs: words dropped, swapped,
+// repeated or borrowed from another sentence, cut short, left in English, or nothing at all.
+std::string perturb(const std::string& ref, const std::string& source, const std::string& other,
+                    std::mt19937& rng) {
+  std::vector<std::string> w;
+  for (std::string_view t : split_whitespace(ref)) w.emplace_back(t);
+  std::vector<std::string> o;
+  for (std::string_view t : split_whitespace(other)) o.emplace_back(t);
+  const uint32_t kind = rng() % 10;
+  auto at = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
+  if (kind == 0 || w.empty()) return ref;
+  if (kind == 1) return source;
+  if (kind == 2) return rng() % 4 == 0 ? "" : w[0];
+  if (kind == 3) w.resize((w.size() + 1) / 2);
+  for (uint32_t edits = 1 + rng() % 3; edits > 0 && !w.empty(); --edits) {
+    switch (rng() % 4) {
+      case 0: w.erase(w.begin() + static_cast<std::ptrdiff_t>(at(w.size()))); break;
+      case 1:
+        if (w.size() > 1) {
+          const size_t i = at(w.size() - 1);
+          std::swap(w[i], w[i + 1]);
+        }
+        break;
+      case 2: w.insert(w.begin() + static_cast<std::ptrdiff_t>(at(w.size())), w[at(w.size())]); break;
+      default:
+        if (!o.empty()) w[at(w.size())] = o[at(o.size())];
+    }
+  }
+  std::string h;
+  for (const std::string& t : w) h += (h.empty() ? "" : " ") + t;
+  return h;
+}
+
+// Real pairs: the valid and test splits of data/translation (scripts/prepare_data.sh).
+TEST(BleuOracle, RealSentencePairs) {
+  const fs::path dir = fs::path(CFORMER_SOURCE_DIR) / "data" / "translation";
+  std::vector<std::string> en = read_lines(dir / "valid.en"), fr = read_lines(dir / "valid.fr");
+  const std::vector<std::string> en2 = read_lines(dir / "test.en"), fr2 = read_lines(dir / "test.fr");
+  en.insert(en.end(), en2.begin(), en2.end());
+  fr.insert(fr.end(), fr2.begin(), fr2.end());
+  ASSERT_GE(fr.size(), 3000u) << dir << " lacks valid/test: run scripts/prepare_data.sh";
+  ASSERT_EQ(en.size(), fr.size());
+  // Every other pair: 2,600 segments from both splits keep the test under 10 s.
+  for (size_t i = 0; 2 * i < en.size(); ++i) {
+    en[i] = en[2 * i];
+    fr[i] = fr[2 * i];
+  }
+  en.resize((en.size() + 1) / 2);
+  fr.resize(en.size());
+  std::mt19937 rng(2024);
+  std::vector<std::string> hyps, ref2;
+  for (size_t i = 0; i < fr.size(); ++i) {
+    const std::string& other = fr[(i * 7919 + 13) % fr.size()];
+    hyps.push_back(perturb(fr[i], en[i], other, rng));
+    ref2.push_back(perturb(fr[i], en[i], other, rng));
+  }
+  expect_oracle_agrees(hyps, {fr});
+  // Two references for the first 1000 segments.
+  const std::vector<std::string> h(hyps.begin(), hyps.begin() + 1000);
+  const std::vector<std::string> r1(fr.begin(), fr.begin() + 1000);
+  std::vector<std::string> r2(ref2.begin(), ref2.begin() + 1000);
+  for (std::string& r : r2)
+    if (r.empty()) r = "x";
+  expect_oracle_agrees(h, {r1, r2});
+  // A sanity anchor: the perturbed corpus scores well above 0 and below 100.
+  const double bleu = corpus_bleu(hyps, {fr}).score;
+  EXPECT_GT(bleu, 20.0);
+  EXPECT_LT(bleu, 90.0);
 }
 
 }  // namespace
