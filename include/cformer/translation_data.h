@@ -49,7 +49,7 @@ enum class DropReason {
   kInvalidUtf8,
   kNoLetters,      // one side has no letter
   kFormatString,   // %s %d %1 %(name)s %{x} {0} ${x} $(ARG) ...
-  kMarkup,         // tags but simple inline ones, entities, '\\', identifiers ('_') in UI strings
+  kMarkup,         // tags but simple inline ones, entities, '\\'; in UI strings '_' and a|b
   kIdentical,      // English == French
   kTooShort,       // fewer English words than min_words
   kTooLong,        // more than max_chars characters or max_words words on one side

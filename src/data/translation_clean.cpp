@@ -120,15 +120,18 @@ bool has_format_directive(std::string_view s) {
 }
 
 // Tags left after strip_inline_tags, entities, backslashes (escapes, paths), and in UI strings
-// code identifiers (a '_' that survived strip_mnemonics).
-bool has_markup(std::string_view s, bool underscore) {
+// code identifiers (a '_' that survived strip_mnemonics) and a '|' between two non-spaces (option
+// lists "[full|none]", Gramps' "context|text" keys whose translation lacks the context).
+bool has_markup(std::string_view s, bool ui) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
     if (c == '<' && i + 1 < s.size() && (ascii_alpha(s[i + 1]) || s[i + 1] == '/' ||
                                          s[i + 1] == '!' || s[i + 1] == '?'))
       return true;
     if (c == '&' && entity_length(s, i) > 0) return true;
-    if (c == '\\' || (underscore && c == '_')) return true;
+    if (c == '\\' || (ui && c == '_')) return true;
+    if (ui && c == '|' && i > 0 && i + 1 < s.size() && s[i - 1] != ' ' && s[i + 1] != ' ')
+      return true;
   }
   return false;
 }

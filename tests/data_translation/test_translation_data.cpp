@@ -89,6 +89,10 @@ TEST(TranslationClean, DropReasons) {
   EXPECT_EQ(clean("Press &lt;Enter&gt; to go", "Appuyez sur &lt;Entrée&gt;"), DropReason::kMarkup);
   EXPECT_EQ(clean("Use C:\\Windows for this", "Utilisez C:\\Windows pour ceci"),
             DropReason::kMarkup);
+  EXPECT_EQ(clean("sorted by|Birth Date", "Date de naissance"), DropReason::kMarkup);
+  EXPECT_EQ(clean("-fopt=[full|none] Instrument the code", "-fopt=[full|none] Instrumenter le code"),
+            DropReason::kMarkup);
+  EXPECT_EQ(clean("Choose one | or the other", "Choisir l'un | ou l'autre"), DropReason::kKept);
   EXPECT_EQ(clean("Open the file now", "Open the file now"), DropReason::kIdentical);
   EXPECT_EQ(clean("Open file", "Ouvrir le fichier"), DropReason::kTooShort);
   std::string long_en, long_fr;
