@@ -15,17 +15,17 @@ namespace cf::data {
 
 /// One message of a .mo catalogue (the header entry, msgid "", is kept apart).
 struct MoMessage {
-  std::string context;               // msgctxt (before the \x04 in the key), empty when none
-  std::string msgid;                 // the singular English string
-  std::string msgid_plural;          // empty unless a plural entry
-  std::vector<std::string> msgstr;   // one translation, or one per plural form
+  std::string context;              // msgctxt (before the \x04 in the key), empty when none
+  std::string msgid;                // the singular English string
+  std::string msgid_plural;         // empty unless a plural entry
+  std::vector<std::string> msgstr;  // one translation, or one per plural form
   bool is_plural() const { return !msgid_plural.empty() || msgstr.size() > 1; }
 };
 
 struct MoCatalog {
-  uint32_t revision = 0;     // major << 16 | minor; majors 0 and 1 are read
+  uint32_t revision = 0;  // major << 16 | minor; majors 0 and 1 are read
   bool big_endian = false;
-  std::string header;        // the translation of "" (Content-Type, Plural-Forms, ...)
+  std::string header;               // the translation of "" (Content-Type, Plural-Forms, ...)
   std::vector<MoMessage> messages;  // in file order, strings converted to UTF-8
   /// The charset of the header's Content-Type ("UTF-8" when absent).
   std::string charset() const;
@@ -44,16 +44,16 @@ MoCatalog read_mo(const std::string& path);
 /// Why a pair is dropped (kKept: it is not).
 enum class DropReason {
   kKept,
-  kPlural,         // plural entries (their strings carry a number placeholder)
-  kEmpty,          // nothing left after normalization
+  kPlural,  // plural entries (their strings carry a number placeholder)
+  kEmpty,   // nothing left after normalization
   kInvalidUtf8,
-  kNoLetters,      // one side has no letter
-  kFormatString,   // %s %d %1 %(name)s %{x} {0} ${x} $(ARG) ...
-  kMarkup,         // tags but simple inline ones, entities, '\\'; in UI strings '_' and a|b
-  kIdentical,      // English == French
-  kTooShort,       // fewer English words than min_words
-  kTooLong,        // more than max_chars characters or max_words words on one side
-  kLengthRatio,    // character lengths too different
+  kNoLetters,     // one side has no letter
+  kFormatString,  // %s %d %1 %(name)s %{x} {0} ${x} $(ARG) ...
+  kMarkup,        // tags but simple inline ones, entities, '\\'; in UI strings '_' and a|b
+  kIdentical,     // English == French
+  kTooShort,      // fewer English words than min_words
+  kTooLong,       // more than max_chars characters or max_words words on one side
+  kLengthRatio,   // character lengths too different
 };
 const char* drop_reason_name(DropReason r);
 

@@ -36,8 +36,8 @@ void add_bleu(CLI::App& app, Commands& cmds) {
     double smooth_value = -1.0;
   };
   auto o = std::make_shared<Opts>();
-  CLI::App* sub =
-      app.add_subcommand("bleu", "Corpus BLEU and chrF of a translation (as sacreBLEU computes them)");
+  CLI::App* sub = app.add_subcommand(
+      "bleu", "Corpus BLEU and chrF of a translation (as sacreBLEU computes them)");
   sub->add_option("--ref", o->refs, "Reference file(s), one segment a line")->required();
   sub->add_option("--hyp", o->hyp, "Hypothesis file, one segment a line")->required();
   sub->add_option("--smooth", o->smooth, "BLEU smoothing (sacreBLEU's command line uses exp)")
@@ -58,7 +58,8 @@ void add_bleu(CLI::App& app, Commands& cmds) {
                refs.back().size(), " lines, ", o->hyp, " has ", hyps.size());
     }
     metrics::BleuOptions bo;
-    bo.tokenizer = o->tokenize == "13a" ? metrics::BleuTokenizer::k13a : metrics::BleuTokenizer::kNone;
+    bo.tokenizer =
+        o->tokenize == "13a" ? metrics::BleuTokenizer::k13a : metrics::BleuTokenizer::kNone;
     bo.smooth = o->smooth == "none"    ? metrics::BleuSmooth::kNone
                 : o->smooth == "exp"   ? metrics::BleuSmooth::kExp
                 : o->smooth == "floor" ? metrics::BleuSmooth::kFloor

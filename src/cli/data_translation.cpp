@@ -17,8 +17,8 @@ namespace {
 
 std::pair<std::string, std::string> origin_and_path(const std::string& arg, const char* option) {
   const size_t eq = arg.find('=');
-  CF_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < arg.size(), ValueError, "data translation: ",
-           option, " expects ORIGIN=PATH, got '", arg, "'");
+  CF_CHECK(eq != std::string::npos && eq > 0 && eq + 1 < arg.size(), ValueError,
+           "data translation: ", option, " expects ORIGIN=PATH, got '", arg, "'");
   return {arg.substr(0, eq), arg.substr(eq + 1)};
 }
 
@@ -29,8 +29,8 @@ void write_lines(const std::string& path, const std::vector<data::TranslationPai
     text += english ? p.en : p.fr;
     text += '\n';
   }
-  io::write_file_atomic(path, std::span<const uint8_t>(
-                                  reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  io::write_file_atomic(
+      path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 CLI::App* data_command(CLI::App& app) {
@@ -80,7 +80,8 @@ void add_data_translation(CLI::App& app, Commands& cmds) {
     std::vector<data::CorpusUnit> units;
     for (const std::string& arg : o->mo) {
       const auto [origin, dir] = origin_and_path(arg, "--mo");
-      for (auto& u : data::load_mo_dir(dir, origin, o->clean, counts)) units.push_back(std::move(u));
+      for (auto& u : data::load_mo_dir(dir, origin, o->clean, counts))
+        units.push_back(std::move(u));
     }
     for (const std::string& arg : o->aligned) {
       const auto [origin, file] = origin_and_path(arg, "--aligned");
@@ -105,7 +106,8 @@ void add_data_translation(CLI::App& app, Commands& cmds) {
     write_lines(base + "test.en", s.test, true);
     write_lines(base + "test.fr", s.test, false);
     nlohmann::json stats;
-    stats["pairs"] = {{"train", s.train.size()}, {"valid", s.valid.size()}, {"test", s.test.size()}};
+    stats["pairs"] = {
+        {"train", s.train.size()}, {"valid", s.valid.size()}, {"test", s.test.size()}};
     stats["units"] = num_units;
     stats["duplicates_removed"] = s.duplicates;
     stats["eval_overlap_removed"] = s.overlap_removed;
@@ -115,14 +117,18 @@ void add_data_translation(CLI::App& app, Commands& cmds) {
     stats["valid_units"] = s.valid_units;
     stats["test_units"] = s.test_units;
     stats["catalogue_pairs_after_cleaning"] = unit_sizes;
-    stats["options"] = {{"valid", o->split.valid_pairs},     {"test", o->split.test_pairs},
-                        {"max_unit_pairs", o->split.max_unit_pairs}, {"seed", o->split.seed},
-                        {"min_words", o->clean.min_words},   {"max_words", o->clean.max_words},
-                        {"max_chars", o->clean.max_chars},   {"max_ratio", o->clean.max_ratio}};
+    stats["options"] = {{"valid", o->split.valid_pairs},
+                        {"test", o->split.test_pairs},
+                        {"max_unit_pairs", o->split.max_unit_pairs},
+                        {"seed", o->split.seed},
+                        {"min_words", o->clean.min_words},
+                        {"max_words", o->clean.max_words},
+                        {"max_chars", o->clean.max_chars},
+                        {"max_ratio", o->clean.max_ratio}};
     const std::string json = stats.dump(1) + "\n";
-    io::write_file_atomic(base + "stats.json",
-                          std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(json.data()),
-                                                   json.size()));
+    io::write_file_atomic(
+        base + "stats.json",
+        std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(json.data()), json.size()));
     std::cout << o->out << ": " << s.train.size() << " train, " << s.valid.size() << " valid, "
               << s.test.size() << " test pairs from " << num_units << " units ("
               << s.valid_units.size() << " valid, " << s.test_units.size() << " test); "

@@ -24,8 +24,8 @@ struct Reader {
   bool swap;
 
   uint32_t u32(uint64_t offset, const char* what) const {
-    CF_CHECK(offset + 4 <= bytes.size(), FormatError, source, ": .mo ", what, " at offset ",
-             offset, " lies beyond the end of the file (", bytes.size(), " bytes)");
+    CF_CHECK(offset + 4 <= bytes.size(), FormatError, source, ": .mo ", what, " at offset ", offset,
+             " lies beyond the end of the file (", bytes.size(), " bytes)");
     const uint8_t* p = bytes.data() + offset;
     return swap ? (uint32_t(p[0]) << 24 | uint32_t(p[1]) << 16 | uint32_t(p[2]) << 8 | p[3])
                 : (uint32_t(p[3]) << 24 | uint32_t(p[2]) << 16 | uint32_t(p[1]) << 8 | p[0]);
@@ -36,8 +36,8 @@ struct Reader {
     const uint64_t entry = table_offset + 8 * i;
     const uint64_t len = u32(entry, table), off = u32(entry + 4, table);
     CF_CHECK(off + len + 1 <= bytes.size(), FormatError, source, ": .mo ", table, " string ", i,
-             " (offset ", off, ", length ", len, ") runs past the end of the file (",
-             bytes.size(), " bytes)");
+             " (offset ", off, ", length ", len, ") runs past the end of the file (", bytes.size(),
+             " bytes)");
     CF_CHECK(bytes[off + len] == 0, FormatError, source, ": .mo ", table, " string ", i,
              " at offset ", off, " is not NUL-terminated");
     return std::string_view(reinterpret_cast<const char*>(bytes.data() + off), len);
@@ -90,7 +90,9 @@ std::string charset_of(const std::string& header) {
 
 }  // namespace
 
-std::string MoCatalog::charset() const { return charset_of(header); }
+std::string MoCatalog::charset() const {
+  return charset_of(header);
+}
 
 MoCatalog parse_mo(std::span<const uint8_t> bytes, const std::string& source) {
   CF_CHECK(bytes.size() >= kHeaderSize, FormatError, source, ": .mo file of ", bytes.size(),
@@ -143,8 +145,8 @@ MoCatalog parse_mo(std::span<const uint8_t> bytes, const std::string& source) {
       key.erase(0, eot + 1);
     }
     std::vector<std::string> ids = split_nul(key);
-    CF_CHECK(ids.size() <= 2, FormatError, source, ": .mo original string ", i, " has ",
-             ids.size(), " NUL-separated parts (msgid and msgid_plural at most)");
+    CF_CHECK(ids.size() <= 2, FormatError, source, ": .mo original string ", i, " has ", ids.size(),
+             " NUL-separated parts (msgid and msgid_plural at most)");
     m.msgid = std::move(ids[0]);
     if (ids.size() == 2) m.msgid_plural = std::move(ids[1]);
     m.msgstr = split_nul(text(str, i));

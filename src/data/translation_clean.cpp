@@ -15,9 +15,13 @@ namespace uni = tokenizers::unicode;
 bool ascii_alnum(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 }
-bool ascii_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+bool ascii_alpha(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 // A byte of a word: an ASCII letter or digit, or any byte of a multi-byte UTF-8 character.
-bool word_byte(char c) { return ascii_alnum(c) || static_cast<unsigned char>(c) >= 0x80; }
+bool word_byte(char c) {
+  return ascii_alnum(c) || static_cast<unsigned char>(c) >= 0x80;
+}
 
 std::string replace_all(std::string s, std::string_view from, std::string_view to) {
   for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos; pos += to.size())
@@ -103,13 +107,12 @@ bool has_format_directive(std::string_view s) {
         ++j;
         while (j < s.size() && ((s[j] >= '0' && s[j] <= '9') || s[j] == '*')) ++j;
       }
-      if (j < s.size() && (ascii_alpha(s[j]) || std::string_view("(<>{%*").find(s[j]) !=
-                                                     std::string_view::npos))
+      if (j < s.size() &&
+          (ascii_alpha(s[j]) || std::string_view("(<>{%*").find(s[j]) != std::string_view::npos))
         return true;
     } else if (c == '{') {
       size_t j = i + 1;
-      while (j < s.size() && (ascii_alnum(s[j]) || s[j] == '_' || s[j] == '.' || s[j] == ':'))
-        ++j;
+      while (j < s.size() && (ascii_alnum(s[j]) || s[j] == '_' || s[j] == '.' || s[j] == ':')) ++j;
       if (j < s.size() && s[j] == '}') return true;
     } else if (c == '$' && i + 1 < s.size()) {
       const char n = s[i + 1];
@@ -125,8 +128,8 @@ bool has_format_directive(std::string_view s) {
 bool has_markup(std::string_view s, bool ui) {
   for (size_t i = 0; i < s.size(); ++i) {
     const char c = s[i];
-    if (c == '<' && i + 1 < s.size() && (ascii_alpha(s[i + 1]) || s[i + 1] == '/' ||
-                                         s[i + 1] == '!' || s[i + 1] == '?'))
+    if (c == '<' && i + 1 < s.size() &&
+        (ascii_alpha(s[i + 1]) || s[i + 1] == '/' || s[i + 1] == '!' || s[i + 1] == '?'))
       return true;
     if (c == '&' && entity_length(s, i) > 0) return true;
     if (c == '\\' || (ui && c == '_')) return true;
@@ -140,17 +143,28 @@ bool has_markup(std::string_view s, bool ui) {
 
 const char* drop_reason_name(DropReason r) {
   switch (r) {
-    case DropReason::kKept: return "kept";
-    case DropReason::kPlural: return "plural";
-    case DropReason::kEmpty: return "empty";
-    case DropReason::kInvalidUtf8: return "invalid_utf8";
-    case DropReason::kNoLetters: return "no_letters";
-    case DropReason::kFormatString: return "format_string";
-    case DropReason::kMarkup: return "markup";
-    case DropReason::kIdentical: return "identical";
-    case DropReason::kTooShort: return "too_short";
-    case DropReason::kTooLong: return "too_long";
-    case DropReason::kLengthRatio: return "length_ratio";
+    case DropReason::kKept:
+      return "kept";
+    case DropReason::kPlural:
+      return "plural";
+    case DropReason::kEmpty:
+      return "empty";
+    case DropReason::kInvalidUtf8:
+      return "invalid_utf8";
+    case DropReason::kNoLetters:
+      return "no_letters";
+    case DropReason::kFormatString:
+      return "format_string";
+    case DropReason::kMarkup:
+      return "markup";
+    case DropReason::kIdentical:
+      return "identical";
+    case DropReason::kTooShort:
+      return "too_short";
+    case DropReason::kTooLong:
+      return "too_long";
+    case DropReason::kLengthRatio:
+      return "length_ratio";
   }
   return "unknown";
 }

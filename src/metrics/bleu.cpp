@@ -48,12 +48,14 @@ int order_of(const std::string& key) {
 std::string preprocess(std::string_view s, BleuTokenizer tokenizer) {
   const std::vector<std::string_view> toks = split_whitespace(s);
   if (toks.empty()) return std::string();
-  const std::string_view stripped = s.substr(0, static_cast<size_t>(toks.back().data() - s.data()) +
-                                                    toks.back().size());
+  const std::string_view stripped =
+      s.substr(0, static_cast<size_t>(toks.back().data() - s.data()) + toks.back().size());
   return tokenizer == BleuTokenizer::k13a ? tokenize_13a(stripped) : std::string(stripped);
 }
 
-double log_or_floor(double x) { return x == 0.0 ? -9999999999.0 : std::log(x); }
+double log_or_floor(double x) {
+  return x == 0.0 ? -9999999999.0 : std::log(x);
+}
 
 }  // namespace
 
@@ -81,8 +83,8 @@ BleuStats bleu_sentence_stats(std::string_view hyp, const std::vector<std::strin
       m = std::max(m, count);
     }
   }
-  CF_CHECK(!ref_lens.empty(), ValueError,
-           "bleu: a hypothesis has no non-empty reference (got ", refs.size(), " empty)");
+  CF_CHECK(!ref_lens.empty(), ValueError, "bleu: a hypothesis has no non-empty reference (got ",
+           refs.size(), " empty)");
   const std::string h = preprocess(hyp, tokenizer);
   const std::vector<std::string_view> toks = split_whitespace(h);
   BleuStats st;
@@ -162,9 +164,9 @@ BleuScore corpus_bleu(const std::vector<std::string>& hyps,
 
 std::string BleuScore::format() const {
   char buf[256];
-  const double ratio =
-      stats.ref_len > 0 ? static_cast<double>(stats.hyp_len) / static_cast<double>(stats.ref_len)
-                        : 0.0;
+  const double ratio = stats.ref_len > 0
+                           ? static_cast<double>(stats.hyp_len) / static_cast<double>(stats.ref_len)
+                           : 0.0;
   std::snprintf(buf, sizeof buf,
                 "BLEU = %.2f %.1f/%.1f/%.1f/%.1f (BP = %.3f ratio = %.3f hyp_len = %lld ref_len = "
                 "%lld)",

@@ -32,7 +32,9 @@ std::string replace_all(std::string_view s, std::string_view from, std::string_v
   return out;
 }
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // [\{-\~\[-\` -\&\(-\+\:-\@\/]: ASCII symbols and punctuation except ' - . , and space itself
 // (which is in the range ' '-'&' but only adds spaces).
@@ -105,15 +107,21 @@ std::string tokenize_13a(std::string_view line) {
   // ([^0-9])([\.,]) -> '\1 \2 '
   t = sub_pairs(
       t, [](char a, char b) { return !is_digit(a) && (b == '.' || b == ','); },
-      [](std::string& out, char a, char b) { out.append({a, ' ', b, ' '}); });
+      [](std::string& out, char a, char b) {
+        out.append({a, ' ', b, ' '});
+      });
   // ([\.,])([^0-9]) -> ' \1 \2'
   t = sub_pairs(
       t, [](char a, char b) { return (a == '.' || a == ',') && !is_digit(b); },
-      [](std::string& out, char a, char b) { out.append({' ', a, ' ', b}); });
+      [](std::string& out, char a, char b) {
+        out.append({' ', a, ' ', b});
+      });
   // ([0-9])(-) -> '\1 \2 '
   t = sub_pairs(
       t, [](char a, char b) { return is_digit(a) && b == '-'; },
-      [](std::string& out, char a, char b) { out.append({a, ' ', b, ' '}); });
+      [](std::string& out, char a, char b) {
+        out.append({a, ' ', b, ' '});
+      });
   std::string out;
   out.reserve(t.size());
   for (std::string_view tok : split_whitespace(t)) {

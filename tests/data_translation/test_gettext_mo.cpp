@@ -55,9 +55,13 @@ Bytes build_mo(const std::vector<std::pair<std::string, std::string>>& entries, 
 const std::vector<std::pair<std::string, std::string>> kEntries = {
     {"", "Project-Id-Version: test\nContent-Type: text/plain; charset=UTF-8\n"},
     {"Open the file", "Ouvrir le fichier"},
-    {"menu\x04" "File", "Fichier"},
+    {"menu\x04"
+     "File",
+     "Fichier"},
     {std::string("One file\0%d files", 17), std::string("Un fichier\0%d fichiers", 22)},
-    {"Save \xE2\x80\x9Cit\xE2\x80\x9D", "Enregistrer \xC2\xAB\xC2\xA0" "ceci\xC2\xA0\xC2\xBB"},
+    {"Save \xE2\x80\x9Cit\xE2\x80\x9D",
+     "Enregistrer \xC2\xAB\xC2\xA0"
+     "ceci\xC2\xA0\xC2\xBB"},
 };
 
 void expect_catalog(const MoCatalog& cat) {
@@ -95,9 +99,9 @@ TEST(GettextMo, HandBuiltBothByteOrders) {
 
 TEST(GettextMo, Charsets) {
   // ISO-8859-1 strings are converted to UTF-8.
-  const MoCatalog l1 = parse_mo(
-      build_mo({{"", "Content-Type: text/plain; charset=ISO-8859-1\n"}, {"Open", "Ouvrir \xE9t\xE9"}}),
-      "latin1.mo");
+  const MoCatalog l1 = parse_mo(build_mo({{"", "Content-Type: text/plain; charset=ISO-8859-1\n"},
+                                          {"Open", "Ouvrir \xE9t\xE9"}}),
+                                "latin1.mo");
   EXPECT_EQ(l1.messages[0].msgstr[0], "Ouvrir \xC3\xA9t\xC3\xA9");
   EXPECT_THROW_MSG(
       parse_mo(build_mo({{"", "Content-Type: text/plain; charset=KOI8-R\n"}, {"a", "b"}}), "k.mo"),
@@ -196,7 +200,8 @@ TEST(GettextMo, MalformedCorpus) {
     c.at(good.size() - 1) = 'x';  // the last string's terminator
     cases.push_back({"lastnul.mo", c, "is not NUL-terminated"});
   }
-  cases.push_back({"parts.mo", build_mo({{std::string("a\0b\0c", 5), "x"}}), "3 NUL-separated parts"});
+  cases.push_back(
+      {"parts.mo", build_mo({{std::string("a\0b\0c", 5), "x"}}), "3 NUL-separated parts"});
   for (const Case& c : cases) {
     try {
       parse_mo(c.bytes, c.name);

@@ -47,8 +47,9 @@ TEST(TranslationClean, Normalization) {
   EXPECT_EQ(strip_mnemonics("set max_connections now", "changer max_connections"),
             "set max_connections now");
   EXPECT_EQ(strip_mnemonics("Fi_le name here", "Nom du fi_chier"), "File name here");
-  EXPECT_EQ(clean("Increase max_connections to continue", "Augmentez max_connections pour continuer"),
-            DropReason::kMarkup);
+  EXPECT_EQ(
+      clean("Increase max_connections to continue", "Augmentez max_connections pour continuer"),
+      DropReason::kMarkup);
   // Simple inline tags go, %PRODUCTNAME becomes LibreOffice.
   EXPECT_EQ(cleaned("<b>Warning:</b> the file is <i>read-only</i>",
                     "<b>Attention :</b> le fichier est <i>en lecture seule</i>")
@@ -59,9 +60,10 @@ TEST(TranslationClean, Normalization) {
   // Help prose keeps '_' and '&'.
   CleanOptions help;
   help.strip_mnemonics = false;
-  EXPECT_EQ(cleaned("Enter the period_length argument", "Saisissez l'argument longueur_période", help)
-                .first,
-            "Enter the period_length argument");
+  EXPECT_EQ(
+      cleaned("Enter the period_length argument", "Saisissez l'argument longueur_période", help)
+          .first,
+      "Enter the period_length argument");
 }
 
 TEST(TranslationClean, DropReasons) {
@@ -90,8 +92,9 @@ TEST(TranslationClean, DropReasons) {
   EXPECT_EQ(clean("Use C:\\Windows for this", "Utilisez C:\\Windows pour ceci"),
             DropReason::kMarkup);
   EXPECT_EQ(clean("sorted by|Birth Date", "Date de naissance"), DropReason::kMarkup);
-  EXPECT_EQ(clean("-fopt=[full|none] Instrument the code", "-fopt=[full|none] Instrumenter le code"),
-            DropReason::kMarkup);
+  EXPECT_EQ(
+      clean("-fopt=[full|none] Instrument the code", "-fopt=[full|none] Instrumenter le code"),
+      DropReason::kMarkup);
   EXPECT_EQ(clean("Choose one | or the other", "Choisir l'un | ou l'autre"), DropReason::kKept);
   EXPECT_EQ(clean("Open the file now", "Open the file now"), DropReason::kIdentical);
   EXPECT_EQ(clean("Open file", "Ouvrir le fichier"), DropReason::kTooShort);
@@ -116,14 +119,17 @@ TEST(TranslationClean, ReasonNames) {
 CorpusUnit unit(const std::string& name, const std::string& stratum, int n, int offset = 0) {
   CorpusUnit u{name, stratum == "aligned" ? "help" : "ui", stratum, {}};
   for (int i = 0; i < n; ++i)
-    u.pairs.push_back({"english " + std::to_string(offset + i), "french " + std::to_string(offset + i)});
+    u.pairs.push_back(
+        {"english " + std::to_string(offset + i), "french " + std::to_string(offset + i)});
   return u;
 }
 
 TEST(TranslationSplit, WholeUnitsQuotasAndDedup) {
   std::vector<CorpusUnit> units;
-  for (int k = 0; k < 60; ++k) units.push_back(unit("ui:" + std::to_string(k), "gettext", 30, 1000 * k));
-  for (int k = 0; k < 200; ++k) units.push_back(unit("help:" + std::to_string(k), "aligned", 10, 100000 + 100 * k));
+  for (int k = 0; k < 60; ++k)
+    units.push_back(unit("ui:" + std::to_string(k), "gettext", 30, 1000 * k));
+  for (int k = 0; k < 200; ++k)
+    units.push_back(unit("help:" + std::to_string(k), "aligned", 10, 100000 + 100 * k));
   units.push_back(unit("ui:big", "gettext", 5000, 900000));
   // Duplicates: an English string repeated inside ui:0 and shared by ui:1 and ui:2.
   units[0].pairs.push_back({"english 0", "autre traduction"});
@@ -190,7 +196,8 @@ TEST(TranslationSplit, WholeUnitsQuotasAndDedup) {
 }
 
 fs::path temp_dir(const std::string& tag) {
-  const fs::path d = fs::temp_directory_path() / ("cformer_" + tag + "_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("cformer_" + tag + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -240,7 +247,10 @@ msgstr[1] "%d fichiers ont été copiés"
 msgid "Copy %s to the folder"
 msgstr "Copier %s dans le dossier"
 )";
-  ASSERT_EQ(std::system(("msgfmt -o '" + (d / "app.mo").string() + "' '" + (d / "app.po").string() + "'").c_str()), 0);
+  ASSERT_EQ(
+      std::system(("msgfmt -o '" + (d / "app.mo").string() + "' '" + (d / "app.po").string() + "'")
+                      .c_str()),
+      0);
   fs::remove(d / "app.po");
   CleanCounts counts;
   const std::vector<CorpusUnit> u = load_mo_dir(d.string(), "test", CleanOptions(), counts);
@@ -249,8 +259,10 @@ msgstr "Copier %s dans le dossier"
   EXPECT_EQ(u[0].stratum, "gettext");
   ASSERT_EQ(u[0].pairs.size(), 2u);
   // msgfmt sorts by key: "Copy..." < "One file..." < "_Open..." < "verb\x04Close...".
-  EXPECT_EQ(u[0].pairs[0], (TranslationPair{"Open the selected file", "Ouvrir le fichier sélectionné"}));
-  EXPECT_EQ(u[0].pairs[1], (TranslationPair{"Close the current window", "Fermer la fenêtre actuelle"}));
+  EXPECT_EQ(u[0].pairs[0],
+            (TranslationPair{"Open the selected file", "Ouvrir le fichier sélectionné"}));
+  EXPECT_EQ(u[0].pairs[1],
+            (TranslationPair{"Close the current window", "Fermer la fenêtre actuelle"}));
   EXPECT_EQ(counts.by_origin["test"]["plural"], 1);
   EXPECT_EQ(counts.by_origin["test"]["format_string"], 1);
   std::ofstream(d / "broken.mo") << "not a catalogue at all, just text";
@@ -289,8 +301,8 @@ TEST(TranslationCorpus, SplitsAreDisjointAndAligned) {
     for (size_t i = 0; i < en.size(); ++i) {
       ASSERT_FALSE(en[i].empty() || fr[i].empty()) << names[s] << " line " << i + 1;
       EXPECT_TRUE(split_en.insert(en[i]).second) << names[s] << " repeats " << en[i];
-      EXPECT_EQ(eval_en.count(en[i]), 0u) << names[s] << " line " << i + 1 << " (" << en[i]
-                                          << ") is in an evaluation split";
+      EXPECT_EQ(eval_en.count(en[i]), 0u)
+          << names[s] << " line " << i + 1 << " (" << en[i] << ") is in an evaluation split";
       EXPECT_EQ(en[i].find('\t'), std::string::npos);
     }
     if (s < 2) eval_en.insert(split_en.begin(), split_en.end());

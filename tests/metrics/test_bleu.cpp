@@ -42,7 +42,9 @@ TEST(Tokenize13a, PunctuationDigitsAndEntities) {
   EXPECT_EQ(tokenize_13a("&quot;hi&quot; &amp;lt; &amp;quot;"), "\" hi \" < & quot ;");
   EXPECT_EQ(tokenize_13a("a<skipped>b  \t c"), "ab c");
   // U+00A0 and U+202F are whitespace for Python's split.
-  EXPECT_EQ(tokenize_13a("Fichier\xC2\xA0: \xC2\xAB\xE2\x80\xAF" "ok"), "Fichier : \xC2\xAB ok");
+  EXPECT_EQ(tokenize_13a("Fichier\xC2\xA0: \xC2\xAB\xE2\x80\xAF"
+                         "ok"),
+            "Fichier : \xC2\xAB ok");
   EXPECT_EQ(tokenize_13a(""), "");
   EXPECT_EQ(tokenize_13a(" \xC2\xA0 "), "");
 }
@@ -73,8 +75,8 @@ TEST(Bleu, HandComputedNoFourGramMatch) {
   EXPECT_NEAR(corpus_bleu(hyp, ref, smooth(BleuSmooth::kFloor)).score,
               100.0 * std::pow(240.0, -0.25), 1e-10);
   // add-k 1 (orders 2..4): 5/6 * 4/6 * 2/5 * 1/4 = 1/18, BLEU = 100 * 18^(-1/4) = 48.549...
-  EXPECT_NEAR(corpus_bleu(hyp, ref, smooth(BleuSmooth::kAddK)).score,
-              100.0 * std::pow(18.0, -0.25), 1e-10);
+  EXPECT_NEAR(corpus_bleu(hyp, ref, smooth(BleuSmooth::kAddK)).score, 100.0 * std::pow(18.0, -0.25),
+              1e-10);
   BleuOptions k2 = smooth(BleuSmooth::kAddK);
   k2.smooth_value = 2;  // 5/6 * (3+2)/(5+2) * (1+2)/(4+2) * (0+2)/(3+2) = 150/1260 = 5/42
   EXPECT_NEAR(corpus_bleu(hyp, ref, k2).score, 100.0 * std::pow(5.0 / 42.0, 0.25), 1e-10);
@@ -102,8 +104,9 @@ TEST(Bleu, CorpusStatisticsAndBrevityPenalty) {
   EXPECT_EQ(s.stats.ref_len, 14);
   EXPECT_NEAR(s.bp, std::exp(-5.0 / 9.0), 1e-15);
   EXPECT_NEAR(s.score, 100.0 * std::exp(-5.0 / 9.0) * std::pow(8.0 / 21.0, 0.25), 1e-10);
-  EXPECT_EQ(s.format(),
-            "BLEU = 45.08 66.7/71.4/80.0/100.0 (BP = 0.574 ratio = 0.643 hyp_len = 9 ref_len = 14)");
+  EXPECT_EQ(
+      s.format(),
+      "BLEU = 45.08 66.7/71.4/80.0/100.0 (BP = 0.574 ratio = 0.643 hyp_len = 9 ref_len = 14)");
   // Sentence statistics add up to the corpus statistics.
   BleuStats sum = bleu_sentence_stats(hyp[0], {ref[0][0]});
   sum += bleu_sentence_stats(hyp[1], {ref[0][1]});
@@ -174,7 +177,10 @@ TEST(Chrf, HandComputed) {
   // P = 1, R = 7/12; F2 = 5 * 7/12 / (4 + 7/12) = 35/55 = 7/11.
   EXPECT_NEAR(corpus_chrf({"ab"}, {{"abc"}}).score, 100.0 * 7.0 / 11.0, 1e-10);
   // Whitespace (U+00A0 included) is removed before the n-grams are taken.
-  EXPECT_NEAR(corpus_chrf({"a b"}, {{"a\xC2\xA0" "b"}}).score, 100.0, 1e-10);
+  EXPECT_NEAR(corpus_chrf({"a b"}, {{"a\xC2\xA0"
+                                     "b"}})
+                  .score,
+              100.0, 1e-10);
   EXPECT_NEAR(corpus_chrf({"a b"}, {{"ab"}}).score, 100.0, 1e-10);
   // Characters are code points: "été" vs "ete": n=1 match t only, P = R = 1/3; n=2, n=3: 0.
   // P = R = (1/3) / 3 = 1/9.
@@ -198,11 +204,12 @@ TEST(Chrf, HandComputed) {
   // P = (4/5 + 2/3 + 0)/3 = 22/45, R = (2/3 + 1/2)/3 = 7/18; F2 = 5PR / (4P + R).
   const double P = 22.0 / 45.0, R = 7.0 / 18.0;
   EXPECT_NEAR(c.score, 100.0 * 5 * P * R / (4 * P + R), 1e-10);
-  EXPECT_EQ(c.format(ChrfOptions()), "chrF2 = " + [](double v) {
-    char b[32];
-    std::snprintf(b, sizeof b, "%.2f", v);
-    return std::string(b);
-  }(c.score));
+  EXPECT_EQ(
+      c.format(ChrfOptions()), "chrF2 = " + [](double v) {
+        char b[32];
+        std::snprintf(b, sizeof b, "%.2f", v);
+        return std::string(b);
+      }(c.score));
 }
 
 // --- the Python oracle --------------------------------------------------------------------
@@ -236,7 +243,8 @@ void expect_bleu_equal(const BleuScore& got, const nlohmann::json& want, const s
   EXPECT_EQ(got.stats.hyp_len, want["hyp_len"].get<int64_t>()) << what;
   EXPECT_EQ(got.stats.ref_len, want["ref_len"].get<int64_t>()) << what;
   for (int n = 0; n < 4; ++n) {
-    EXPECT_EQ(got.stats.correct[n], want["correct"][n].get<int64_t>()) << what << " order " << n + 1;
+    EXPECT_EQ(got.stats.correct[n], want["correct"][n].get<int64_t>())
+        << what << " order " << n + 1;
     EXPECT_EQ(got.stats.total[n], want["total"][n].get<int64_t>()) << what << " order " << n + 1;
     EXPECT_NEAR(got.precisions[n], want["precisions"][n].get<double>(), 1e-9) << what;
   }
@@ -279,13 +287,68 @@ void expect_oracle_agrees(const std::vector<std::string>& hyps, const Refs& refs
 
 // Strings aimed at every branch of the 13a regexes and of Python's whitespace.
 TEST(BleuOracle, AdversarialStrings) {
-  const std::vector<std::string> pieces = {
-      "a", "1", "9", ".", ",", "-", "'", "\"", "&quot;", "&amp;", "&lt;", "&gt;", "&amp;quot;",
-      "<skipped>", "$", "%", "(", ")", "{", "}", "[", "]", "^", "_", "`", "~", "|", "\\", "/",
-      ":", ";", "=", "?", "@", "!", "#", "*", "+", " ", "  ", "\t", "\xC2\xA0", "\xE2\x80\xAF",
-      "\xE2\x80\x89", "\xE3\x80\x80", "\x1C", "\xC2\x85", "\xC3\xA9", "\xE2\x80\x99", "\xC2\xAB",
-      "\xE2\x80\xA6", "\xF0\x9F\x98\x80", "word", "3.14", "1,000", "e.g.", "x-y", "2-3", "...",
-      "-\n", "\n", "\r"};
+  const std::vector<std::string> pieces = {"a",
+                                           "1",
+                                           "9",
+                                           ".",
+                                           ",",
+                                           "-",
+                                           "'",
+                                           "\"",
+                                           "&quot;",
+                                           "&amp;",
+                                           "&lt;",
+                                           "&gt;",
+                                           "&amp;quot;",
+                                           "<skipped>",
+                                           "$",
+                                           "%",
+                                           "(",
+                                           ")",
+                                           "{",
+                                           "}",
+                                           "[",
+                                           "]",
+                                           "^",
+                                           "_",
+                                           "`",
+                                           "~",
+                                           "|",
+                                           "\\",
+                                           "/",
+                                           ":",
+                                           ";",
+                                           "=",
+                                           "?",
+                                           "@",
+                                           "!",
+                                           "#",
+                                           "*",
+                                           "+",
+                                           " ",
+                                           "  ",
+                                           "\t",
+                                           "\xC2\xA0",
+                                           "\xE2\x80\xAF",
+                                           "\xE2\x80\x89",
+                                           "\xE3\x80\x80",
+                                           "\x1C",
+                                           "\xC2\x85",
+                                           "\xC3\xA9",
+                                           "\xE2\x80\x99",
+                                           "\xC2\xAB",
+                                           "\xE2\x80\xA6",
+                                           "\xF0\x9F\x98\x80",
+                                           "word",
+                                           "3.14",
+                                           "1,000",
+                                           "e.g.",
+                                           "x-y",
+                                           "2-3",
+                                           "...",
+                                           "-\n",
+                                           "\n",
+                                           "\r"};
   std::mt19937 rng(1234);
   auto pick = [&rng](size_t n) { return static_cast<size_t>(rng() % n); };
   std::vector<std::string> hyps, ref0, ref1;
@@ -329,14 +392,18 @@ std::string perturb(const std::string& ref, const std::string& source, const std
   if (kind == 3) w.resize((w.size() + 1) / 2);
   for (uint32_t edits = 1 + rng() % 3; edits > 0 && !w.empty(); --edits) {
     switch (rng() % 4) {
-      case 0: w.erase(w.begin() + static_cast<std::ptrdiff_t>(at(w.size()))); break;
+      case 0:
+        w.erase(w.begin() + static_cast<std::ptrdiff_t>(at(w.size())));
+        break;
       case 1:
         if (w.size() > 1) {
           const size_t i = at(w.size() - 1);
           std::swap(w[i], w[i + 1]);
         }
         break;
-      case 2: w.insert(w.begin() + static_cast<std::ptrdiff_t>(at(w.size())), w[at(w.size())]); break;
+      case 2:
+        w.insert(w.begin() + static_cast<std::ptrdiff_t>(at(w.size())), w[at(w.size())]);
+        break;
       default:
         if (!o.empty()) w[at(w.size())] = o[at(o.size())];
     }
@@ -350,7 +417,8 @@ std::string perturb(const std::string& ref, const std::string& source, const std
 TEST(BleuOracle, RealSentencePairs) {
   const fs::path dir = fs::path(CFORMER_SOURCE_DIR) / "data" / "translation";
   std::vector<std::string> en = read_lines(dir / "valid.en"), fr = read_lines(dir / "valid.fr");
-  const std::vector<std::string> en2 = read_lines(dir / "test.en"), fr2 = read_lines(dir / "test.fr");
+  const std::vector<std::string> en2 = read_lines(dir / "test.en"),
+                                 fr2 = read_lines(dir / "test.fr");
   en.insert(en.end(), en2.begin(), en2.end());
   fr.insert(fr.end(), fr2.begin(), fr2.end());
   ASSERT_GE(fr.size(), 3000u) << dir << " lacks valid/test: run scripts/prepare_data.sh";

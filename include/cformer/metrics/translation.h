@@ -35,17 +35,17 @@ struct BleuOptions {
 
 /// Sufficient statistics of BLEU (order 4); they add up over sentences.
 struct BleuStats {
-  int64_t hyp_len = 0;  // hypothesis tokens
-  int64_t ref_len = 0;  // closest reference lengths (ties: the shorter)
+  int64_t hyp_len = 0;                // hypothesis tokens
+  int64_t ref_len = 0;                // closest reference lengths (ties: the shorter)
   int64_t correct[4] = {0, 0, 0, 0};  // clipped n-gram matches, n = 1..4
   int64_t total[4] = {0, 0, 0, 0};    // hypothesis n-grams, n = 1..4
   BleuStats& operator+=(const BleuStats& o);
 };
 
 struct BleuScore {
-  double score = 0.0;          // 0..100
-  double precisions[4] = {};   // percent, after smoothing
-  double bp = 0.0;             // brevity penalty
+  double score = 0.0;         // 0..100
+  double precisions[4] = {};  // percent, after smoothing
+  double bp = 0.0;            // brevity penalty
   BleuStats stats;
   /// sacreBLEU's line: "BLEU = 26.79 58.3/32.4/20.1/12.9 (BP = 1.000 ratio = 1.012 hyp_len = ...
   /// ref_len = ...)".
@@ -70,8 +70,8 @@ BleuScore corpus_bleu(const std::vector<std::string>& hyps,
 std::string bleu_signature(const BleuOptions& options, int64_t num_refs);
 
 struct ChrfOptions {
-  int char_order = 6;   // character n-grams 1..char_order
-  double beta = 2.0;    // recall is beta times as important as precision
+  int char_order = 6;       // character n-grams 1..char_order
+  double beta = 2.0;        // recall is beta times as important as precision
   bool whitespace = false;  // keep whitespace in the character n-grams
   /// false (sacreBLEU's default): precision and recall are averaged over the orders where both
   /// the hypothesis and the reference have n-grams, then combined into F-beta. true: the
