@@ -52,8 +52,9 @@ struct BleuScore {
   std::string format() const;
 };
 
-/// Statistics of one hypothesis against its references (already-preprocessed raw strings: the
-/// tokenizer runs here). Empty references are ignored; throws ValueError when none is left.
+/// Statistics of one hypothesis against its references, given as raw text (trailing whitespace
+/// is stripped and the tokenizer applied here). Empty references are ignored; throws ValueError
+/// when none is left.
 BleuStats bleu_sentence_stats(std::string_view hyp, const std::vector<std::string_view>& refs,
                               BleuTokenizer tokenizer = BleuTokenizer::k13a);
 /// BLEU from summed statistics: 100 * BP * exp(mean_n log p_n), BP = exp(1 - r/c) when c < r
