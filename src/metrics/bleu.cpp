@@ -183,10 +183,13 @@ std::string bleu_signature(const BleuOptions& options, int64_t num_refs) {
   std::string sig = "nrefs:" + std::to_string(num_refs) + "|case:mixed|eff:no|tok:" +
                     (options.tokenizer == BleuTokenizer::k13a ? "13a" : "none") +
                     "|smooth:" + smooth;
-  if (options.smooth_value >= 0 &&
-      (options.smooth == BleuSmooth::kFloor || options.smooth == BleuSmooth::kAddK)) {
+  if (options.smooth == BleuSmooth::kFloor || options.smooth == BleuSmooth::kAddK) {
+    // sacreBLEU shows the value of the methods that take one, the default included
+    const double value = options.smooth_value >= 0              ? options.smooth_value
+                         : options.smooth == BleuSmooth::kFloor ? 0.1
+                                                                : 1.0;
     char buf[32];
-    std::snprintf(buf, sizeof buf, "[%.2f]", options.smooth_value);
+    std::snprintf(buf, sizeof buf, "[%.2f]", value);
     sig += buf;
   }
   return sig + "|version:cformer";

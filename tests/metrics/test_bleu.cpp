@@ -104,6 +104,10 @@ TEST(Bleu, CorpusStatisticsAndBrevityPenalty) {
   EXPECT_EQ(s.stats.ref_len, 14);
   EXPECT_NEAR(s.bp, std::exp(-5.0 / 9.0), 1e-15);
   EXPECT_NEAR(s.score, 100.0 * std::exp(-5.0 / 9.0) * std::pow(8.0 / 21.0, 0.25), 1e-10);
+  EXPECT_EQ(bleu_signature(BleuOptions(), 1),
+            "nrefs:1|case:mixed|eff:no|tok:13a|smooth:none|version:cformer");
+  EXPECT_EQ(bleu_signature(smooth(BleuSmooth::kFloor), 2),
+            "nrefs:2|case:mixed|eff:no|tok:13a|smooth:floor[0.10]|version:cformer");
   EXPECT_EQ(
       s.format(),
       "BLEU = 45.08 66.7/71.4/80.0/100.0 (BP = 0.574 ratio = 0.643 hyp_len = 9 ref_len = 14)");
