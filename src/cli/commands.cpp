@@ -15,6 +15,8 @@ Commands register_commands(CLI::App& app) {
   add_eval(app, cmds);
   add_classify(app, cmds);
   add_prompt_classify(app, cmds);
+  add_bleu(app, cmds);
+  add_data_translation(app, cmds);
   return cmds;
 }
 

@@ -40,5 +40,7 @@ void add_train_bow(CLI::App& train, Commands& cmds);
 void add_eval(CLI::App& app, Commands& cmds);
 void add_classify(CLI::App& app, Commands& cmds);
 void add_prompt_classify(CLI::App& app, Commands& cmds);
+void add_bleu(CLI::App& app, Commands& cmds);
+void add_data_translation(CLI::App& app, Commands& cmds);
 
 }  // namespace cf::cli
