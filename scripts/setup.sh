@@ -22,7 +22,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev zlib1g-dev
   googletest libgtest-dev libgmock-dev
   python3 python3-numpy python3-torch
-  bible-kjv
+  bible-kjv wordnet-base
 )
 missing=()
 for p in "${packages[@]}"; do

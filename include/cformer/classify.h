@@ -16,11 +16,13 @@ struct Example {
 };
 
 /// A TSV file: one example a line, "text<TAB>label" (the label is the last field; tabs inside
-/// the text are not allowed). Empty lines are skipped and counted; a line without a tab, with an
-/// empty text or an empty label throws FormatError naming the file and the line number.
+/// the text are not allowed). Empty lines are skipped and counted; a line without a tab, with
+/// more than one tab, with an empty text or an empty label throws FormatError naming the file and
+/// the line number. "\r\n" line ends are accepted; bytes are kept as they are (no UTF-8 check).
 struct LabelledData {
   std::vector<std::string> texts;
   std::vector<std::string> labels;  // label strings, one per text
+  std::vector<int64_t> lines;       // 1-based source line of each text (empty: data built in code)
   int64_t empty_lines = 0;
 };
 LabelledData read_tsv(const std::string& path);
@@ -35,11 +37,17 @@ std::vector<int64_t> label_indices(const LabelledData& data, const std::vector<s
 struct Metrics {
   int64_t n = 0;
   double accuracy = 0;
-  double macro_f1 = 0;              // mean over classes of F1 (a class absent from both gold and
-                                    // predictions counts as F1 = 0 only when it has gold items)
-  std::vector<double> f1;           // per class
+  double macro_f1 = 0;            // mean of F1 over the classes that occur in gold or in the
+                                  // predictions (a class in neither is left out; one with gold
+                                  // items never predicted, or predicted but never gold, has F1 0)
+  std::vector<double> precision;  // per class; 0 when the class is never predicted
+  std::vector<double> recall;     // per class; 0 when the class has no gold items
+  std::vector<double> f1;         // per class; 0 when precision + recall = 0
+  std::vector<int64_t> support;   // gold items per class
   std::vector<std::vector<int64_t>> confusion;  // [gold][predicted]
 };
+/// Throws ValueError when the sizes differ, there are no items, or an index is outside
+/// [0, num_classes).
 Metrics compute_metrics(const std::vector<int64_t>& gold, const std::vector<int64_t>& predicted,
                         int64_t num_classes);
 /// Accuracy, macro-F1, per-class precision/recall/F1 and the confusion matrix as text.
@@ -56,6 +64,8 @@ class TextClassifier {
   virtual std::string describe() const = 0;
 };
 
+/// The arg-max label index of each text (the first on ties). Throws ValueError when the model
+/// returns the wrong number of rows or of scores per row.
 std::vector<int64_t> predict(TextClassifier& model, const std::vector<std::string>& texts);
 
 /// Options only some classifiers use (zero-shot prompting of a GPT needs a template and labels).
