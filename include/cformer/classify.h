@@ -29,8 +29,8 @@ LabelledData read_tsv(const std::string& path);
 
 /// The sorted distinct labels of data (the label set a model is trained with).
 std::vector<std::string> label_set(const LabelledData& data);
-/// Label indices of data in label_set; a label missing from it throws ValueError naming the
-/// label, the file's line and the known labels.
+/// Label indices of data in set (any order, distinct labels); a label missing from it throws
+/// ValueError naming the label, the file's line (source:line) and the known labels.
 std::vector<int64_t> label_indices(const LabelledData& data, const std::vector<std::string>& set,
                                    const std::string& source);
 
@@ -67,6 +67,10 @@ class TextClassifier {
 /// The arg-max label index of each text (the first on ties). Throws ValueError when the model
 /// returns the wrong number of rows or of scores per row.
 std::vector<int64_t> predict(TextClassifier& model, const std::vector<std::string>& texts);
+/// The arg-max of each row of scores (the first on ties); throws ValueError for a row that does
+/// not hold num_labels scores.
+std::vector<int64_t> predict_from_scores(const std::vector<std::vector<double>>& scores,
+                                         size_t num_labels);
 
 /// Options only some classifiers use (zero-shot prompting of a GPT needs a template and labels).
 struct LoadOptions {

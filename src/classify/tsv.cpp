@@ -2,6 +2,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cformer/classify.h"
@@ -62,23 +64,24 @@ std::vector<std::string> label_set(const LabelledData& data) {
 
 std::vector<int64_t> label_indices(const LabelledData& data, const std::vector<std::string>& set,
                                    const std::string& source) {
-  CF_CHECK(std::is_sorted(set.begin(), set.end()) &&
-               std::adjacent_find(set.begin(), set.end()) == set.end(),
-           ValueError, "label_indices: the label set must be sorted and distinct");
+  std::unordered_map<std::string_view, int64_t> index;
+  for (size_t i = 0; i < set.size(); ++i)
+    CF_CHECK(index.emplace(set[i], static_cast<int64_t>(i)).second, ValueError,
+             "label_indices: the label '", set[i], "' is twice in the label set");
   CF_CHECK(data.lines.empty() || data.lines.size() == data.labels.size(), ValueError,
            "label_indices: ", source, ": ", data.labels.size(), " labels but ", data.lines.size(),
            " line numbers");
   std::vector<int64_t> out;
   out.reserve(data.labels.size());
   for (size_t i = 0; i < data.labels.size(); ++i) {
-    const auto it = std::lower_bound(set.begin(), set.end(), data.labels[i]);
-    if (it == set.end() || *it != data.labels[i]) {
+    const auto it = index.find(data.labels[i]);
+    if (it == index.end()) {
       const std::string where = data.lines.empty() ? source + ": example " + std::to_string(i + 1)
                                                    : source + ":" + std::to_string(data.lines[i]);
       CF_THROW(ValueError, where, ": unknown label '", data.labels[i], "' (the model knows ",
                set.size(), " labels: ", join_labels(set, 50), ")");
     }
-    out.push_back(it - set.begin());
+    out.push_back(it->second);
   }
   return out;
 }

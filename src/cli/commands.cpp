@@ -8,9 +8,12 @@ Commands register_commands(CLI::App& app) {
   train->require_subcommand(1);
   add_train_gpt(*train, cmds);
   add_train_bert(*train, cmds);
+  add_train_bow(*train, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
   add_tokenizer(app, cmds);
+  add_eval(app, cmds);
+  add_classify(app, cmds);
   return cmds;
 }
 

@@ -36,5 +36,8 @@ void add_train_bert(CLI::App& train, Commands& cmds);
 void add_generate(CLI::App& app, Commands& cmds);
 void add_info(CLI::App& app, Commands& cmds);
 void add_tokenizer(CLI::App& app, Commands& cmds);
+void add_train_bow(CLI::App& train, Commands& cmds);
+void add_eval(CLI::App& app, Commands& cmds);
+void add_classify(CLI::App& app, Commands& cmds);
 
 }  // namespace cf::cli

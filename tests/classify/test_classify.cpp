@@ -95,7 +95,8 @@ TEST(LabelIndices, MapsAndNamesUnknownLabels) {
               label_indices(built, set, "mem");
             }).find("mem: example 1: unknown label 'other'"),
             std::string::npos);
-  EXPECT_THROW(label_indices(train, {"pos", "neg"}, "x"), ValueError);  // not sorted
+  EXPECT_EQ(label_indices(train, {"pos", "neg"}, "x"), (std::vector<int64_t>{0, 1, 0}));
+  EXPECT_THROW(label_indices(train, {"pos", "neg", "pos"}, "x"), ValueError);  // not distinct
 }
 
 TEST(Metrics, HandComputedThreeClasses) {
