@@ -9,6 +9,7 @@ Commands register_commands(CLI::App& app) {
   add_train_gpt(*train, cmds);
   add_train_bert(*train, cmds);
   add_train_bow(*train, cmds);
+  add_finetune(app, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
   add_tokenizer(app, cmds);

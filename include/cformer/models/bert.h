@@ -11,13 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "cformer/classify.h"
 #include "cformer/nn.h"
 #include "cformer/random.h"
 #include "cformer/tensor.h"
-
-namespace cf::classify {
-class TextClassifier;
-}
+#include "cformer/tokenizers/wordpiece.h"
 
 namespace cf::models {
 
@@ -182,6 +180,33 @@ std::vector<int64_t> word_ids_from_continuation(const std::vector<uint8_t>& is_c
                                                 const std::vector<uint8_t>& special);
 
 // ======================================================================= classifier
+
+/// A fine-tuned BERT as a text classifier: [CLS] text [SEP] truncated to max_len tokens, scores
+/// are log-softmax of the logits. Texts are scored in batches of similar length (sorted, padded
+/// to the batch's longest) in eval mode without gradients.
+class BertTextClassifier : public classify::TextClassifier {
+ public:
+  BertTextClassifier(std::shared_ptr<BertForSequenceClassification> model,
+                     std::shared_ptr<const tokenizers::WordPieceTokenizer> tokenizer,
+                     std::vector<std::string> labels, int64_t max_len, int64_t batch = 32);
+  const std::vector<std::string>& labels() const override { return labels_; }
+  std::vector<std::vector<double>> scores(const std::vector<std::string>& texts) override;
+  std::string describe() const override;
+  BertForSequenceClassification& model() { return *model_; }
+
+ private:
+  std::shared_ptr<BertForSequenceClassification> model_;
+  std::shared_ptr<const tokenizers::WordPieceTokenizer> tok_;
+  std::vector<std::string> labels_;
+  int64_t max_len_, batch_;
+};
+
+/// One encoded batch for the classifier: rows padded with [PAD] to the longest.
+struct EncodedBatch {
+  Tensor input_ids, token_type_ids, attention_mask;  // (B, T) i64
+};
+/// Pads token-id rows (each [CLS] ... [SEP]) into a batch.
+EncodedBatch pad_batch(const std::vector<std::vector<int64_t>>& rows, int64_t pad_id);
 
 /// Loads a `cformer finetune bert` checkpoint (model_type "bert-classifier") as a text
 /// classifier. Throws IoError / FormatError naming the path.
