@@ -218,6 +218,59 @@ TEST(Bert, InputChecks) {
   EXPECT_THROW(BertForSequenceClassification(tiny_config(), 0, 1), ValueError);
 }
 
+TEST(Bert, Float64GradientCheckOfTheWholeModel) {
+  // Central differences (eps 1e-6) against backprop for three entries of every parameter of a
+  // float64 BertForPreTraining with NSP, on a padded batch (prefix mask: the narrowed-keys path)
+  // and on a mask with a hole (the bool-mask path).
+  BertConfig c = tiny_config();
+  c.vocab_size = 13;
+  c.hidden_size = 8;
+  c.num_attention_heads = 2;
+  c.intermediate_size = 12;
+  c.max_position_embeddings = 8;
+  for (bool holed : {false, true}) {
+    BertForPreTraining model(c, 3, true, DType::f64);
+    model.eval();
+    {
+      NoGradGuard ng;
+      Generator g(4);
+      for (auto& [n, p] : model.named_parameters()) {
+        Tensor t = p;
+        if (p.dim() == 2) t.mul_(10.0);  // std 0.2: far from the linear regime
+        else t.add_(mul(randn(p.shape(), g, DType::f64), 0.2));
+      }
+    }
+    BertBatch b;
+    b.input_ids = from_vector<int64_t>({2, 7, 8, 9, 10, 3, 2, 11, 5, 3, 0, 0}, Shape{2, 6});
+    b.token_type_ids = from_vector<int64_t>({0, 0, 0, 1, 1, 1, 0, 0, 1, 1, 0, 0}, Shape{2, 6});
+    b.attention_mask = holed ? from_vector<int64_t>({1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 0, 0}, Shape{2, 6})
+                             : from_vector<int64_t>({1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0}, Shape{2, 6});
+    b.mlm_labels = from_vector<int64_t>({-100, 6, -100, -100, 12, -100, -100, -100, 9, -100, -100, -100}, Shape{2, 6});
+    b.nsp_labels = from_vector<int64_t>({1, 0});
+    model.zero_grad();
+    model.forward(b).loss.backward();
+    NoGradGuard ng;
+    for (auto& [name, p] : model.named_parameters()) {
+      ASSERT_TRUE(p.is_contiguous());
+      double* v = p.data_ptr<double>();
+      const std::vector<double> grad = p.grad().contiguous().to_vector<double>();
+      const int64_t n = p.numel();
+      for (int64_t i : {int64_t{0}, n / 2, n - 1}) {
+        const double keep = v[i], eps = 1e-6;
+        v[i] = keep + eps;
+        const double up = model.forward(b).loss.item();
+        v[i] = keep - eps;
+        const double down = model.forward(b).loss.item();
+        v[i] = keep;
+        const double numeric = (up - down) / (2 * eps);
+        EXPECT_NEAR(grad[static_cast<size_t>(i)], numeric, 1e-5 + 1e-3 * std::fabs(numeric))
+            << name << "[" << i << "] holed=" << holed;
+      }
+    }
+  }
+  EXPECT_THROW(BertForPreTraining(c, 1, false, DType::i64), DTypeError);
+}
+
 TEST(BertConfig, JsonRoundTripPresetsAndValidation) {
   BertConfig c = BertConfig::preset("small", 1000);
   EXPECT_EQ(c.num_hidden_layers, 4);

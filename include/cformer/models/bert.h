@@ -52,8 +52,9 @@ struct BertOutput {
 /// weights N(0, initializer_range), biases 0, LayerNorms 1/0.
 class BertModel : public nn::Module {
  public:
-  /// Parameters drawn from init; dropout masks from the model's own generator (dropout_seed).
-  BertModel(const BertConfig& config, Generator& init, uint64_t dropout_seed);
+  /// Parameters drawn from init (in f32, then stored as dtype: f32, or f64 for gradient checks);
+  /// dropout masks from the model's own generator (dropout_seed). Throws DTypeError otherwise.
+  BertModel(const BertConfig& config, Generator& init, uint64_t dropout_seed, DType dtype = DType::f32);
   const BertConfig& config() const { return config_; }
 
   /// input_ids (B, T) i64, T <= max_position_embeddings; token_type_ids (B, T) i64 (undefined:
@@ -104,7 +105,7 @@ struct BertPreTrainingOutput {
 /// of the (C, V) decoder GEMM instead of B T).
 class BertForPreTraining : public nn::Module {
  public:
-  BertForPreTraining(const BertConfig& config, uint64_t seed, bool nsp);
+  BertForPreTraining(const BertConfig& config, uint64_t seed, bool nsp, DType dtype = DType::f32);
   BertPreTrainingOutput forward(const BertBatch& batch);
   /// The MLM head on hidden states h (..., C) -> logits (..., V).
   Tensor mlm_head(const Tensor& h);
@@ -121,7 +122,8 @@ class BertForPreTraining : public nn::Module {
 /// bias} on the pooled output.
 class BertForSequenceClassification : public nn::Module {
  public:
-  BertForSequenceClassification(const BertConfig& config, int64_t num_labels, uint64_t seed);
+  BertForSequenceClassification(const BertConfig& config, int64_t num_labels, uint64_t seed,
+                                DType dtype = DType::f32);
   /// -> logits (B, num_labels).
   Tensor forward(const Tensor& input_ids, const Tensor& token_type_ids = {},
                  const Tensor& attention_mask = {});

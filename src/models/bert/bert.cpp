@@ -153,12 +153,14 @@ Tensor normal(const Shape& s, double std, Generator& gen) {
 
 }  // namespace
 
-BertModel::BertModel(const BertConfig& config, Generator& init, uint64_t dropout_seed)
+BertModel::BertModel(const BertConfig& config, Generator& init, uint64_t dropout_seed, DType dtype)
     : nn::Module("BertModel"), config_(config), dropout_gen_(dropout_seed) {
+  CF_CHECK(dtype == DType::f32 || dtype == DType::f64, DTypeError, "bert: parameters must be f32 or f64, got ",
+           dtype_name(dtype));
   config_.validate();
   const int64_t C = config_.hidden_size, I = config_.intermediate_size;
   const double sd = config_.initializer_range;
-  auto reg = [this](const std::string& p, Tensor t) { return register_path(*this, p, std::move(t)); };
+  auto reg = [this, dtype](const std::string& p, const Tensor& t) { return register_path(*this, p, t.to(dtype)); };
   word_emb_ = reg("embeddings.word_embeddings.weight", normal(Shape{config_.vocab_size, C}, sd, init));
   pos_emb_ = reg("embeddings.position_embeddings.weight",
                  normal(Shape{config_.max_position_embeddings, C}, sd, init));
@@ -278,13 +280,13 @@ BertOutput BertModel::forward(const Tensor& input_ids, const Tensor& token_type_
   return {x, pooled};
 }
 
-BertForPreTraining::BertForPreTraining(const BertConfig& config, uint64_t seed, bool nsp)
+BertForPreTraining::BertForPreTraining(const BertConfig& config, uint64_t seed, bool nsp, DType dtype)
     : nn::Module("BertForPreTraining"), nsp_(nsp) {
   Generator init(seed);
-  bert_ = register_module("bert", std::make_shared<BertModel>(config, init, seed + 1));
+  bert_ = register_module("bert", std::make_shared<BertModel>(config, init, seed + 1, dtype));
   const int64_t C = config.hidden_size;
   const double sd = config.initializer_range;
-  auto reg = [this](const std::string& p, Tensor t) { return register_path(*this, p, std::move(t)); };
+  auto reg = [this, dtype](const std::string& p, const Tensor& t) { return register_path(*this, p, t.to(dtype)); };
   tr_w_ = reg("cls.predictions.transform.dense.weight", normal(Shape{C, C}, sd, init));
   tr_b_ = reg("cls.predictions.transform.dense.bias", zeros(Shape{C}));
   tr_ln_w_ = reg("cls.predictions.transform.LayerNorm.weight", ones(Shape{C}));
@@ -340,12 +342,12 @@ BertPreTrainingOutput BertForPreTraining::forward(const BertBatch& batch) {
 }
 
 BertForSequenceClassification::BertForSequenceClassification(const BertConfig& config,
-                                                             int64_t num_labels, uint64_t seed)
+                                                             int64_t num_labels, uint64_t seed, DType dtype)
     : nn::Module("BertForSequenceClassification"), num_labels_(num_labels) {
   CF_CHECK(num_labels >= 1, ValueError, "bert classifier: num_labels must be >= 1, got ", num_labels);
   Generator init(seed);
-  bert_ = register_module("bert", std::make_shared<BertModel>(config, init, seed + 1));
-  auto reg = [this](const std::string& p, Tensor t) { return register_path(*this, p, std::move(t)); };
+  bert_ = register_module("bert", std::make_shared<BertModel>(config, init, seed + 1, dtype));
+  auto reg = [this, dtype](const std::string& p, const Tensor& t) { return register_path(*this, p, t.to(dtype)); };
   cls_w_ = reg("classifier.weight", normal(Shape{num_labels, config.hidden_size}, config.initializer_range, init));
   cls_b_ = reg("classifier.bias", zeros(Shape{num_labels}));
 }
