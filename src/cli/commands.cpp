@@ -7,7 +7,9 @@ Commands register_commands(CLI::App& app) {
   CLI::App* train = app.add_subcommand("train", "Train a model");
   train->require_subcommand(1);
   add_train_gpt(*train, cmds);
+  add_train_bert(*train, cmds);
   add_train_bow(*train, cmds);
+  add_finetune(app, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
   add_tokenizer(app, cmds);

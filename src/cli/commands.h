@@ -32,6 +32,8 @@ inline CLI::Validator non_negative() {
 
 Commands register_commands(CLI::App& app);
 void add_train_gpt(CLI::App& train, Commands& cmds);
+void add_train_bert(CLI::App& train, Commands& cmds);
+void add_finetune(CLI::App& app, Commands& cmds);
 void add_generate(CLI::App& app, Commands& cmds);
 void add_info(CLI::App& app, Commands& cmds);
 void add_tokenizer(CLI::App& app, Commands& cmds);
