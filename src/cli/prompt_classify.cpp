@@ -18,19 +18,6 @@ namespace cf::cli {
 namespace {
 
 // \n, \t and \\ in a template given on the command line.
-std::string unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 1 < s.size() &&
-        (s[i + 1] == 'n' || s[i + 1] == 't' || s[i + 1] == '\\')) {
-      out += s[i + 1] == 'n' ? '\n' : s[i + 1] == 't' ? '\t' : '\\';
-      ++i;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
 
 std::vector<std::string> split_commas(const std::string& s) {
   std::vector<std::string> out(1);
@@ -80,7 +67,7 @@ struct Opts {
 
 int run(const Opts& o) {
   const auto t0 = std::chrono::steady_clock::now();
-  auto clf = models::load_gpt_prompt_classifier(o.model, unescape(o.prompt_template),
+  auto clf = models::load_gpt_prompt_classifier(o.model, unescape_template(o.prompt_template),
                                                 split_commas(o.labels), o.o);
   const std::vector<std::string>& labels = clf->labels();
   const size_t K = labels.size();
