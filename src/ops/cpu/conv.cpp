@@ -12,9 +12,28 @@
 #include "ops/conv.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/vec.h"
 
 namespace cf::ops::cpu {
 namespace {
+
+constexpr int kW = VecF::kWidth;
+
+// dst[0, n) = src[0, n) and dst[0, n) += src[0, n) for the short rows of im2col / col2im (a 14x14
+// output has rows of 14): whole vectors and one masked tail, no call and no scalar loop.
+inline void copy_row(const float* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) VecF::load(src + i).store(dst + i);
+  if (i < n) VecF::load(src + i, static_cast<int>(n - i)).store(dst + i, static_cast<int>(n - i));
+}
+inline void add_row(const float* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) (VecF::load(dst + i) + VecF::load(src + i)).store(dst + i);
+  if (i < n) {
+    const int k = static_cast<int>(n - i);
+    (VecF::load(dst + i, k) + VecF::load(src + i, k)).store(dst + i, k);
+  }
+}
 
 inline int64_t ceil_div(int64_t a, int64_t b) {
   return (a + b - 1) / b;
@@ -129,8 +148,7 @@ void im2col(const float* x, const Conv2dGeometry& g, const Padded& p, float* xp,
           const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
           float* dst = row + oh * g.OW;
           if (g.SW == 1) {
-#pragma omp simd
-            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
+            copy_row(src, dst, g.OW);
           } else {
             for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow * g.SW];
           }
@@ -152,8 +170,7 @@ void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* 
           float* dst = dxp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
           const float* src = row + oh * g.OW;
           if (g.SW == 1) {
-#pragma omp simd
-            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] += src[ow];
+            add_row(src, dst, g.OW);
           } else {
             for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow * g.SW] += src[ow];
           }
