@@ -204,4 +204,22 @@ Tensor scaled_dot_product_attention(const Tensor& q, const Tensor& k, const Tens
                                     std::optional<double> scale = std::nullopt,
                                     Generator* gen = nullptr);
 
+// --- vision: convolution ---
+/// torch.nn.functional.conv2d: x (N, C, H, W) or unbatched (C, H, W); weight (O, C / groups,
+/// kH, kW); bias (O) optional -> (N, O, OH, OW) (or (O, OH, OW)), OH = (H + 2 padding - dilation
+/// (kH - 1) - 1) / stride + 1. stride, padding, dilation: one value or (h, w); padding is
+/// symmetric zero padding (no 'same' / 'valid' strings). f32 / f64. Throws ShapeError on a
+/// channel mismatch or a kernel larger than the padded input, ValueError on bad groups / stride.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+              const Shape& stride = {1, 1}, const Shape& padding = {0, 0},
+              const Shape& dilation = {1, 1}, int64_t groups = 1);
+/// torch.nn.functional.conv_transpose2d (the gradient of conv2d with respect to its input):
+/// x (N, C, H, W) or (C, H, W); weight (C, O / groups, kH, kW); bias (O) optional ->
+/// (N, O, OH, OW), OH = (H - 1) stride - 2 padding + dilation (kH - 1) + output_padding + 1.
+/// output_padding must be smaller than stride or dilation (per dim). Throws as conv2d.
+Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias = {},
+                        const Shape& stride = {1, 1}, const Shape& padding = {0, 0},
+                        const Shape& output_padding = {0, 0}, int64_t groups = 1,
+                        const Shape& dilation = {1, 1});
+
 }  // namespace cf

@@ -1,0 +1,572 @@
+// conv2d kernels. f32: per image and group, im2col (K = C/G KH KW rows of L = OH OW) and one
+// GEMM (ops/cpu/gemm.h); a 1x1 stride-1 unpadded conv multiplies the image itself. Images run in
+// parallel (each thread its own column buffer and weight-gradient accumulator, GEMMs
+// single-threaded) when there are at least as many as threads, else one after the other with
+// multi-threaded GEMMs. Convs whose output channels each read one input channel (depthwise,
+// C/G = 1) use direct loops over the planes instead. The _ref kernels are plain loops in double.
+// See Note [conv] in docs/notes/conv.md.
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "ops/conv.h"
+#include "ops/cpu/gemm.h"
+#include "ops/cpu/parallel.h"
+#include "ops/cpu/vec.h"
+
+namespace cf::ops::cpu {
+namespace {
+
+constexpr int kW = VecF::kWidth;
+
+// dst[0, n) = src[0, n) and dst[0, n) += src[0, n) for the short rows of im2col / col2im (a 14x14
+// output has rows of 14): whole vectors and one masked tail, no call and no scalar loop.
+inline void copy_row(const float* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) VecF::load(src + i).store(dst + i);
+  if (i < n) VecF::load(src + i, static_cast<int>(n - i)).store(dst + i, static_cast<int>(n - i));
+}
+inline void add_row(const float* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) (VecF::load(dst + i) + VecF::load(src + i)).store(dst + i);
+  if (i < n) {
+    const int k = static_cast<int>(n - i);
+    (VecF::load(dst + i, k) + VecF::load(src + i, k)).store(dst + i, k);
+  }
+}
+
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
+
+// The outputs ow whose input column ow SW + off lies in [0, W): [lo, hi).
+struct Span {
+  int64_t lo, hi;
+};
+inline Span valid_span(int64_t off, int64_t S, int64_t W, int64_t OW) {
+  const int64_t lo = off >= 0 ? 0 : std::min(OW, ceil_div(-off, S));
+  const int64_t hi = off >= W ? lo : std::max(lo, std::min(OW, (W - 1 - off) / S + 1));
+  return {lo, hi};
+}
+
+bool is_pointwise(const Conv2dGeometry& g) {
+  return g.KH == 1 && g.KW == 1 && g.SH == 1 && g.SW == 1 && g.PH == 0 && g.PW == 0;
+}
+
+// Depthwise convs (and channel multipliers): each output channel reads one input channel of its
+// own group. A single-channel input with G = 1 (a first layer) goes through im2col + GEMM: the
+// GEMM shares each patch among all output channels (measured in docs/notes/conv.md).
+bool is_direct(const Conv2dGeometry& g) {
+  return g.C == g.G && g.G > 1;
+}
+
+// Per-thread scratch of the image loops (sized on first use).
+struct Scratch {
+  std::vector<float> col, pad;
+};
+
+// Splits [0, N) (images, planes or channels) into `chunks` contiguous chunks (fixed by N and
+// chunks alone, so that per-chunk sums are reproducible) and calls f(chunk, n0, n1, scratch) for
+// each; threads take chunks dynamically, which keeps both busy when one of them is descheduled on
+// a shared machine. One chunk (or inside a parallel region): in turn on this thread, GEMMs
+// multi-threaded.
+template <class F>
+void for_chunks(int64_t N, int64_t chunks, const F& f) {
+  auto bounds = [N, chunks](int64_t ck) {
+    return std::pair<int64_t, int64_t>{ck * N / chunks, (ck + 1) * N / chunks};
+  };
+  if (chunks <= 1 || omp_in_parallel() || omp_get_max_threads() <= 1) {
+    Scratch s;
+    for (int64_t ck = 0; ck < chunks; ++ck) {
+      const auto [n0, n1] = bounds(ck);
+      f(ck, n0, n1, s);
+    }
+    return;
+  }
+#pragma omp parallel
+  {
+    Scratch s;
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t ck = 0; ck < chunks; ++ck) {
+      const auto [n0, n1] = bounds(ck);
+      f(ck, n0, n1, s);
+    }
+  }
+}
+
+// Chunks for an image loop: one image each when every thread gets one (none is shared), else a
+// single chunk. `max_chunks` bounds it where every chunk keeps a partial sum.
+int64_t image_chunks(int64_t N, int64_t max_chunks) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || N < threads) return N > 0 ? 1 : 0;
+  return std::min(N, max_chunks);
+}
+
+// Chunks for the direct kernels' loops over `count` items of `work` multiply-adds each.
+int64_t work_chunks(int64_t count, int64_t work) {
+  const int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  if (threads <= 1 || count * work < kGrainSize) return count > 0 ? 1 : 0;
+  return std::min(count, 8 * static_cast<int64_t>(threads));
+}
+
+// --- direct kernels (C/G = 1). Each works on zero-padded planes of Wp = W + 2 PW columns, so
+// no tap needs a bounds check. With unit strides, output position (oh, ow) sits at t = oh Wp + ow
+// of a plane with the padded pitch, and every tap (i, j) is one contiguous multiply-add over
+// T = (OH - 1) Wp + OW values at offset i DH Wp + j DW: long vector loops even for 14x14 planes.
+
+struct Padded {
+  int64_t Hp, Wp, T;  // padded plane (Hp, Wp); T: extent of an output plane at pitch Wp
+  bool unit;          // unit strides: the whole-plane form
+};
+Padded padded(const Conv2dGeometry& g) {
+  const int64_t Wp = g.W + 2 * g.PW;
+  return {g.H + 2 * g.PH, Wp, (g.OH - 1) * Wp + g.OW, g.SH == 1 && g.SW == 1};
+}
+
+// xp (Hp, Wp) = x (H, W) with zero borders (the borders are written once per buffer).
+void pad_plane(const float* x, const Conv2dGeometry& g, const Padded& p, float* xp) {
+  for (int64_t h = 0; h < g.H; ++h)
+    std::memcpy(xp + (h + g.PH) * p.Wp + g.PW, x + h * g.W, sizeof(float) * g.W);
+}
+
+// ext (OH, Wp) = dy (OH, OW) at pitch Wp; the extra columns are zero (written once per buffer).
+void pitch_plane(const float* dy, const Conv2dGeometry& g, const Padded& p, float* ext) {
+  for (int64_t oh = 0; oh < g.OH; ++oh)
+    std::memcpy(ext + oh * p.Wp, dy + oh * g.OW, sizeof(float) * g.OW);
+}
+
+// col (C/G KH KW, OH OW) from one image's group of channels x (C/G, H, W), each channel copied
+// into the zero-bordered scratch xp (Hp, Wp) first so that the copies need no bounds checks.
+void im2col(const float* x, const Conv2dGeometry& g, const Padded& p, float* xp, float* col) {
+  const int64_t Cg = g.C / g.G, L = g.OH * g.OW, HW = g.H * g.W;
+  for (int64_t c = 0; c < Cg; ++c) {
+    pad_plane(x + c * HW, g, p, xp);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        float* row = col + ((c * g.KH + i) * g.KW + j) * L;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+          float* dst = row + oh * g.OW;
+          if (g.SW == 1) {
+            copy_row(src, dst, g.OW);
+          } else {
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow * g.SW];
+          }
+        }
+      }
+  }
+}
+
+// dx (C/G, H, W) = the columns dcol (C/G KH KW, OH OW) summed back onto the image, through the
+// padded scratch dxp (Hp, Wp).
+void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* dxp, float* dx) {
+  const int64_t Cg = g.C / g.G, L = g.OH * g.OW, HW = g.H * g.W;
+  for (int64_t c = 0; c < Cg; ++c) {
+    std::fill(dxp, dxp + p.Hp * p.Wp, 0.0f);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float* row = dcol + ((c * g.KH + i) * g.KW + j) * L;
+        for (int64_t oh = 0; oh < g.OH; ++oh) {
+          float* dst = dxp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+          const float* src = row + oh * g.OW;
+          if (g.SW == 1) {
+            add_row(src, dst, g.OW);
+          } else {
+            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow * g.SW] += src[ow];
+          }
+        }
+      }
+    for (int64_t h = 0; h < g.H; ++h)
+      std::memcpy(dx + c * HW + h * g.W, dxp + (h + g.PH) * p.Wp + g.PW, sizeof(float) * g.W);
+  }
+}
+
+// y (OH, OW) = bias + taps of w (KH, KW) over the padded plane xp; ext: (OH, Wp) scratch.
+void direct_forward_plane(const float* xp, const float* w, float bias, const Conv2dGeometry& g,
+                          const Padded& p, float* ext, float* y) {
+  if (p.unit) {
+    std::fill(ext, ext + p.T, bias);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float wv = w[i * g.KW + j];
+        const float* src = xp + i * g.DH * p.Wp + j * g.DW;
+#pragma omp simd
+        for (int64_t t = 0; t < p.T; ++t) ext[t] += wv * src[t];
+      }
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      std::memcpy(y + oh * g.OW, ext + oh * p.Wp, sizeof(float) * g.OW);
+    return;
+  }
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    float* yr = y + oh * g.OW;
+    std::fill(yr, yr + g.OW, bias);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float wv = w[i * g.KW + j];
+        const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) yr[ow] += wv * src[ow * g.SW];
+      }
+  }
+}
+
+// dxp (Hp, Wp) += dy (OH, OW) spread through the kernel w (KH, KW); ext: dy at pitch Wp.
+void direct_input_plane(const float* dy, const float* w, const Conv2dGeometry& g, const Padded& p,
+                        float* ext, float* dxp) {
+  if (p.unit) {
+    pitch_plane(dy, g, p, ext);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float wv = w[i * g.KW + j];
+        float* dst = dxp + i * g.DH * p.Wp + j * g.DW;
+#pragma omp simd
+        for (int64_t t = 0; t < p.T; ++t) dst[t] += wv * ext[t];
+      }
+    return;
+  }
+  for (int64_t oh = 0; oh < g.OH; ++oh) {
+    const float* dr = dy + oh * g.OW;
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float wv = w[i * g.KW + j];
+        float* dst = dxp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow * g.SW] += wv * dr[ow];
+      }
+  }
+}
+
+// dw (KH, KW) += the correlation of dy (OH, OW) with the padded plane xp; ext: dy at pitch Wp.
+void direct_weight_plane(const float* xp, const float* dy, const Conv2dGeometry& g, const Padded& p,
+                         float* ext, float* dw) {
+  if (p.unit) {
+    pitch_plane(dy, g, p, ext);
+    for (int64_t i = 0; i < g.KH; ++i)
+      for (int64_t j = 0; j < g.KW; ++j) {
+        const float* src = xp + i * g.DH * p.Wp + j * g.DW;
+        float acc = 0.0f;
+#pragma omp simd reduction(+ : acc)
+        for (int64_t t = 0; t < p.T; ++t) acc += ext[t] * src[t];
+        dw[i * g.KW + j] += acc;
+      }
+    return;
+  }
+  for (int64_t i = 0; i < g.KH; ++i)
+    for (int64_t j = 0; j < g.KW; ++j) {
+      float acc = 0.0f;
+      for (int64_t oh = 0; oh < g.OH; ++oh) {
+        const float* dr = dy + oh * g.OW;
+        const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
+        for (int64_t ow = 0; ow < g.OW; ++ow) acc += dr[ow] * src[ow * g.SW];
+      }
+      dw[i * g.KW + j] += acc;
+    }
+}
+
+void direct_forward(const Conv2dArgs<float>& a) {
+  const Conv2dGeometry& g = a.g;
+  const Padded p = padded(g);
+  const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
+  // One input plane feeds its Og output planes: parallel over the (n, c) input planes.
+  for_chunks(g.N * g.C, work_chunks(g.N * g.C, Og * L * KK),
+             [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
+               s.pad.resize(p.Hp * p.Wp, 0.0f);
+               s.col.resize(p.unit ? p.T : 0);
+               for (int64_t q = b; q < e; ++q) {
+                 const int64_t n = q / g.C, c = q % g.C;
+                 pad_plane(a.x + q * HW, g, p, s.pad.data());
+                 for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                   direct_forward_plane(s.pad.data(), a.w + o * KK, a.b ? a.b[o] : 0.0f, g, p,
+                                        s.col.data(), a.y + (n * g.O + o) * L);
+               }
+             });
+}
+
+void direct_backward_input(const Conv2dBackwardInputArgs<float>& a) {
+  const Conv2dGeometry& g = a.g;
+  const Padded p = padded(g);
+  const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
+  for_chunks(g.N * g.C, work_chunks(g.N * g.C, Og * L * KK),
+             [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
+               s.pad.resize(p.Hp * p.Wp);
+               s.col.resize(p.unit ? g.OH * p.Wp : 0, 0.0f);
+               for (int64_t q = b; q < e; ++q) {
+                 const int64_t n = q / g.C, c = q % g.C;
+                 std::fill(s.pad.begin(), s.pad.end(), 0.0f);
+                 for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                   direct_input_plane(a.dy + (n * g.O + o) * L, a.w + o * KK, g, p, s.col.data(),
+                                      s.pad.data());
+                 const float bv = a.b ? a.b[c] : 0.0f;
+                 float* dx = a.dx + q * HW;
+                 for (int64_t h = 0; h < g.H; ++h) {
+                   const float* src = s.pad.data() + (h + g.PH) * p.Wp + g.PW;
+#pragma omp simd
+                   for (int64_t w = 0; w < g.W; ++w) dx[h * g.W + w] = src[w] + bv;
+                 }
+               }
+             });
+}
+
+void direct_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
+  const Conv2dGeometry& g = a.g;
+  const Padded p = padded(g);
+  const int64_t Og = g.O / g.G, L = g.OH * g.OW, HW = g.H * g.W, KK = g.KH * g.KW;
+  // Parallel over the input channels: each thread owns the Og weight rows its channel feeds.
+  for_chunks(g.C, work_chunks(g.C, g.N * Og * L * KK),
+             [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
+               s.pad.resize(p.Hp * p.Wp, 0.0f);
+               s.col.resize(p.unit ? g.OH * p.Wp : 0, 0.0f);
+               for (int64_t c = b; c < e; ++c) {
+                 std::fill(a.dw + c * Og * KK, a.dw + (c + 1) * Og * KK, 0.0f);
+                 for (int64_t n = 0; n < g.N; ++n) {
+                   pad_plane(a.x + (n * g.C + c) * HW, g, p, s.pad.data());
+                   for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
+                     direct_weight_plane(s.pad.data(), a.dy + (n * g.O + o) * L, g, p, s.col.data(),
+                                         a.dw + o * KK);
+                 }
+               }
+             });
+}
+
+// db[o] = sum of dy over the images and the plane.
+void bias_grad(const float* dy, const Conv2dGeometry& g, float* db) {
+  const int64_t L = g.OH * g.OW;
+  parallel_for(0, g.O, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, g.N * L)),
+               [dy, &g, L, db](int64_t b, int64_t e) {
+                 for (int64_t o = b; o < e; ++o) {
+                   float acc = 0.0f;
+                   for (int64_t n = 0; n < g.N; ++n) {
+                     const float* d = dy + (n * g.O + o) * L;
+#pragma omp simd reduction(+ : acc)
+                     for (int64_t l = 0; l < L; ++l) acc += d[l];
+                   }
+                   db[o] = acc;
+                 }
+               });
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dArgs<float>& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
+                HW = g.H * g.W;
+  if (g.N * g.O * L == 0) return;
+  if (K == 0) {
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t o = 0; o < g.O; ++o)
+        std::fill(a.y + (n * g.O + o) * L, a.y + (n * g.O + o + 1) * L, a.b ? a.b[o] : 0.0f);
+    return;
+  }
+  if (is_direct(g)) {
+    direct_forward(a);
+    return;
+  }
+  const bool pointwise = is_pointwise(g);
+  const Padded p = padded(g);
+  auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
+                                                        Scratch& s) {
+    if (!pointwise) {
+      s.col.resize(K * L);
+      s.pad.resize(p.Hp * p.Wp, 0.0f);
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const float* xg = a.x + (n * g.C + grp * Cg) * HW;
+        if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
+        float* yg = a.y + (n * g.O + grp * Og) * L;
+        gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : s.col.data(), L,
+             0.0f, yg, L);
+        if (!a.b) continue;
+        for (int64_t o = 0; o < Og; ++o) {
+          const float bv = a.b[grp * Og + o];
+          float* r = yg + o * L;
+#pragma omp simd
+          for (int64_t l = 0; l < L; ++l) r[l] += bv;
+        }
+      }
+    }
+  };
+  for_chunks(g.N, image_chunks(g.N, g.N), body);
+}
+
+void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
+                HW = g.H * g.W;
+  if (g.N * g.C * HW == 0) return;
+  if (g.O == 0 || L == 0) {
+    for (int64_t n = 0; n < g.N; ++n)
+      for (int64_t c = 0; c < g.C; ++c)
+        std::fill(a.dx + (n * g.C + c) * HW, a.dx + (n * g.C + c + 1) * HW, a.b ? a.b[c] : 0.0f);
+    return;
+  }
+  if (is_direct(g)) {
+    direct_backward_input(a);
+    return;
+  }
+  const bool pointwise = is_pointwise(g);
+  const Padded p = padded(g);
+  auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
+                                                        Scratch& s) {
+    if (!pointwise) {
+      s.col.resize(K * L);
+      s.pad.resize(p.Hp * p.Wp);
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const float* dyg = a.dy + (n * g.O + grp * Og) * L;
+        float* dxg = a.dx + (n * g.C + grp * Cg) * HW;
+        const float* wg = a.w + grp * Og * K;
+        if (pointwise) {
+          gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
+        } else {
+          gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, s.col.data(), L);
+          col2im(s.col.data(), g, p, s.pad.data(), dxg);
+        }
+        if (!a.b) continue;
+        for (int64_t c = 0; c < Cg; ++c) {
+          const float bv = a.b[grp * Cg + c];
+          float* r = dxg + c * HW;
+#pragma omp simd
+          for (int64_t l = 0; l < HW; ++l) r[l] += bv;
+        }
+      }
+    }
+  };
+  for_chunks(g.N, image_chunks(g.N, g.N), body);
+}
+
+void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
+                HW = g.H * g.W;
+  if (a.db) bias_grad(a.dy, g, a.db);
+  if (!a.dw || g.O * K == 0) return;
+  if (g.N * L == 0) {
+    std::fill(a.dw, a.dw + g.O * K, 0.0f);
+    return;
+  }
+  if (is_direct(g)) {
+    direct_backward_weight(a);
+    return;
+  }
+  const bool pointwise = is_pointwise(g);
+  const Padded p = padded(g);
+  // Chunk 0 accumulates into dw itself, the others into their own partial sums, added in order.
+  const int64_t chunks = image_chunks(g.N, 2 * omp_get_max_threads()), total = g.O * K;
+  std::vector<float> partial(std::max<int64_t>(0, chunks - 1) * total);
+  auto body = [&a, &g, &p, &partial, Cg, Og, K, L, HW, total, pointwise](int64_t ck, int64_t n0,
+                                                                         int64_t n1, Scratch& s) {
+    float* dw = ck == 0 ? a.dw : partial.data() + (ck - 1) * total;
+    if (!pointwise) {
+      s.col.resize(K * L);
+      s.pad.resize(p.Hp * p.Wp, 0.0f);
+    }
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const float* xg = a.x + (n * g.C + grp * Cg) * HW;
+        if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
+        gemm(false, true, Og, K, L, 1.0f, a.dy + (n * g.O + grp * Og) * L, L,
+             pointwise ? xg : s.col.data(), L, n == n0 ? 0.0f : 1.0f, dw + grp * Og * K, K);
+      }
+    }
+  };
+  for_chunks(g.N, chunks, body);
+  for (int64_t ck = 1; ck < chunks; ++ck) {
+    const float* part = partial.data() + (ck - 1) * total;
+#pragma omp simd
+    for (int64_t i = 0; i < total; ++i) a.dw[i] += part[i];
+  }
+}
+
+template <class T>
+void conv2d_forward_ref(const Conv2dArgs<T>& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t o = 0; o < g.O; ++o)
+      for (int64_t oh = 0; oh < g.OH; ++oh)
+        for (int64_t ow = 0; ow < g.OW; ++ow) {
+          double acc = a.b ? static_cast<double>(a.b[o]) : 0.0;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t i = 0; i < g.KH; ++i) {
+              const int64_t ih = oh * g.SH - g.PH + i * g.DH;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t j = 0; j < g.KW; ++j) {
+                const int64_t iw = ow * g.SW - g.PW + j * g.DW;
+                if (iw < 0 || iw >= g.W) continue;
+                const int64_t ci = (o / Og) * Cg + c;
+                acc += static_cast<double>(a.w[((o * Cg + c) * g.KH + i) * g.KW + j]) *
+                       static_cast<double>(a.x[((n * g.C + ci) * g.H + ih) * g.W + iw]);
+              }
+            }
+          a.y[((n * g.O + o) * g.OH + oh) * g.OW + ow] = static_cast<T>(acc);
+        }
+}
+
+template <class T>
+void conv2d_backward_input_ref(const Conv2dBackwardInputArgs<T>& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G;
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t ci = 0; ci < g.C; ++ci)
+      for (int64_t ih = 0; ih < g.H; ++ih)
+        for (int64_t iw = 0; iw < g.W; ++iw) {
+          double acc = a.b ? static_cast<double>(a.b[ci]) : 0.0;
+          const int64_t grp = ci / Cg, c = ci % Cg;
+          for (int64_t o = grp * Og; o < (grp + 1) * Og; ++o)
+            for (int64_t i = 0; i < g.KH; ++i) {
+              const int64_t th = ih + g.PH - i * g.DH;
+              if (th < 0 || th % g.SH != 0 || th / g.SH >= g.OH) continue;
+              for (int64_t j = 0; j < g.KW; ++j) {
+                const int64_t tw = iw + g.PW - j * g.DW;
+                if (tw < 0 || tw % g.SW != 0 || tw / g.SW >= g.OW) continue;
+                acc += static_cast<double>(a.w[((o * Cg + c) * g.KH + i) * g.KW + j]) *
+                       static_cast<double>(
+                           a.dy[((n * g.O + o) * g.OH + th / g.SH) * g.OW + tw / g.SW]);
+              }
+            }
+          a.dx[((n * g.C + ci) * g.H + ih) * g.W + iw] = static_cast<T>(acc);
+        }
+}
+
+template <class T>
+void conv2d_backward_weight_ref(const Conv2dBackwardWeightArgs<T>& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t Cg = g.C / g.G, Og = g.O / g.G, L = g.OH * g.OW;
+  if (a.db)
+    for (int64_t o = 0; o < g.O; ++o) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < g.N; ++n)
+        for (int64_t l = 0; l < L; ++l) acc += static_cast<double>(a.dy[(n * g.O + o) * L + l]);
+      a.db[o] = static_cast<T>(acc);
+    }
+  if (!a.dw) return;
+  for (int64_t o = 0; o < g.O; ++o)
+    for (int64_t c = 0; c < Cg; ++c)
+      for (int64_t i = 0; i < g.KH; ++i)
+        for (int64_t j = 0; j < g.KW; ++j) {
+          double acc = 0.0;
+          const int64_t ci = (o / Og) * Cg + c;
+          for (int64_t n = 0; n < g.N; ++n)
+            for (int64_t oh = 0; oh < g.OH; ++oh) {
+              const int64_t ih = oh * g.SH - g.PH + i * g.DH;
+              if (ih < 0 || ih >= g.H) continue;
+              for (int64_t ow = 0; ow < g.OW; ++ow) {
+                const int64_t iw = ow * g.SW - g.PW + j * g.DW;
+                if (iw < 0 || iw >= g.W) continue;
+                acc += static_cast<double>(a.dy[((n * g.O + o) * g.OH + oh) * g.OW + ow]) *
+                       static_cast<double>(a.x[((n * g.C + ci) * g.H + ih) * g.W + iw]);
+              }
+            }
+          a.dw[((o * Cg + c) * g.KH + i) * g.KW + j] = static_cast<T>(acc);
+        }
+}
+
+template void conv2d_forward_ref<float>(const Conv2dArgs<float>&);
+template void conv2d_forward_ref<double>(const Conv2dArgs<double>&);
+template void conv2d_backward_input_ref<float>(const Conv2dBackwardInputArgs<float>&);
+template void conv2d_backward_input_ref<double>(const Conv2dBackwardInputArgs<double>&);
+template void conv2d_backward_weight_ref<float>(const Conv2dBackwardWeightArgs<float>&);
+template void conv2d_backward_weight_ref<double>(const Conv2dBackwardWeightArgs<double>&);
+
+}  // namespace cf::ops::cpu
