@@ -1,7 +1,8 @@
 // Resampling kernels. The source indices and weights of every output row and column are computed
 // once per call with PyTorch's formulas (float for f32, double for f64, as PyTorch's opmath);
 // OpenMP over the P planes (each plane belongs to one thread, so the backward scatters need no
-// atomics). The _ref kernels are plain loops with double accumulation.
+// atomics). Bilinear forward is separable: input rows interpolated along w once, then blended.
+// The _ref kernels are plain loops with double accumulation.
 #include <algorithm>
 #include <cmath>
 #include <vector>
