@@ -165,13 +165,14 @@ void upsample_bilinear2d_forward(const UpsampleArgs<float>& a) {
                    float* y = a.y + p * a.Ho * Wo;
                    keys[0] = keys[1] = -1;
                    auto row = [&rows, &keys, x, &a, Wo, c0, c1, w0, w1](int64_t ih,
-                                                                     int slot) -> const float* {
+                                                                        int slot) -> const float* {
                      if (keys[0] == ih) return rows[0];
                      if (keys[1] == ih) return rows[1];
                      float* t = rows[slot];
                      const float* r = x + ih * a.W;
 #pragma omp simd
-                     for (int64_t ow = 0; ow < Wo; ++ow) t[ow] = w0[ow] * r[c0[ow]] + w1[ow] * r[c1[ow]];
+                     for (int64_t ow = 0; ow < Wo; ++ow)
+                       t[ow] = w0[ow] * r[c0[ow]] + w1[ow] * r[c1[ow]];
                      keys[slot] = ih;
                      return t;
                    };
@@ -199,11 +200,10 @@ void upsample_bilinear2d_forward_ref(const UpsampleArgs<T>& a) {
     for (int64_t oh = 0; oh < a.Ho; ++oh)
       for (int64_t ow = 0; ow < a.Wo; ++ow) {
         auto at = [&a, p](int64_t h, int64_t w) -> double { return a.x[(p * a.H + h) * a.W + w]; };
-        const double v =
-            double(th.l0[oh]) * (double(tw.l0[ow]) * at(th.i0[oh], tw.i0[ow]) +
-                                 double(tw.l1[ow]) * at(th.i0[oh], tw.i1[ow])) +
-            double(th.l1[oh]) * (double(tw.l0[ow]) * at(th.i1[oh], tw.i0[ow]) +
-                                 double(tw.l1[ow]) * at(th.i1[oh], tw.i1[ow]));
+        const double v = double(th.l0[oh]) * (double(tw.l0[ow]) * at(th.i0[oh], tw.i0[ow]) +
+                                              double(tw.l1[ow]) * at(th.i0[oh], tw.i1[ow])) +
+                         double(th.l1[oh]) * (double(tw.l0[ow]) * at(th.i1[oh], tw.i0[ow]) +
+                                              double(tw.l1[ow]) * at(th.i1[oh], tw.i1[ow]));
         a.y[(p * a.Ho + oh) * a.Wo + ow] = static_cast<T>(v);
       }
 }
