@@ -4,10 +4,12 @@
 // peak, and PyTorch's time / cformer's time (> 1: cformer is faster).
 // Both sides: 5 warm-up calls, then the median of R timed calls.
 // Usage: bench_ops [--threads N] [--repeats R] [--python /usr/bin/python3] [--quick]
+//                  [--only NAME_SUBSTRING[,NAME_SUBSTRING...]] [--clock wall|cpu]
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <string>
@@ -21,13 +23,26 @@ using namespace cf;
 
 namespace {
 
+// --clock cpu: the process's CPU time (all threads) instead of wall time. On a machine shared
+// with other jobs a preempted OpenMP thread stalls its team for a scheduler slice, which the
+// wall clock charges to whichever side it hits; CPU time does not.
+bool g_cpu_clock = false;
+double now_seconds() {
+  if (!g_cpu_clock)
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+}
+
 double median_seconds(const std::function<void()>& fn, int repeats) {
   for (int i = 0; i < 5; ++i) fn();
   std::vector<double> ts;
   for (int i = 0; i < repeats; ++i) {
-    auto t0 = std::chrono::steady_clock::now();
+    const double t0 = now_seconds();
     fn();
-    ts.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    ts.push_back(now_seconds() - t0);
   }
   std::sort(ts.begin(), ts.end());
   return ts[ts.size() / 2];
@@ -71,6 +86,30 @@ std::function<void()> make(const Case& c, Generator& gen) {
     Tensor q = rnd(sh), k = rnd(sh), v = rnd(sh);
     f = [q, k, v] { return scaled_dot_product_attention(q, k, v, Tensor(), 0.0, true); };
   }
+  // vision: pooling/resampling (s = the input (N, C, H, W); window constants in the case name)
+  else if (c.op == "max_pool2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return max_pool2d(x, Shape{2}); };
+  } else if (c.op == "avg_pool2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return avg_pool2d(x, Shape{3}, Shape{2}, Shape{1}); };
+  } else if (c.op == "adaptive_avg_pool2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return adaptive_avg_pool2d(x, Shape{1}); };
+  } else if (c.op == "upsample_nearest2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return upsample_nearest2d(x, {}, {2.0}); };
+  } else if (c.op == "upsample_bilinear2d") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return upsample_bilinear2d(x, {}, false, {2.0}); };
+  } else if (c.op == "unfold") {
+    Tensor x = rnd(Shape(std::span<const int64_t>(s)));
+    f = [x] { return unfold(x, Shape{3}, Shape{1}, Shape{1}); };
+  } else if (c.op == "fold") {  // s = the image; the input is its 3x3 padding-1 unfolding
+    Tensor x = rnd(Shape{s[0], s[1] * 9, s[2] * s[3]});
+    const Shape out{s[2], s[3]};
+    f = [x, out] { return fold(x, out, Shape{3}, Shape{1}, Shape{1}); };
+  }
   if (!bwd) return [f] {
     NoGradGuard ng;
     f();
@@ -87,12 +126,15 @@ int main(int argc, char** argv) {
   int threads = 2, repeats = 20;
   std::string python = "/usr/bin/python3";
   bool quick = false;
+  std::string only;  // run only the cases whose name contains one of these (comma-separated)
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
     else if (a == "--python" && i + 1 < argc) python = argv[++i];
     else if (a == "--quick") quick = true;
+    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--clock" && i + 1 < argc) g_cpu_clock = std::string(argv[++i]) == "cpu";
     else {
       std::fprintf(stderr, "error: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -134,12 +176,44 @@ int main(int argc, char** argv) {
                      k * 4.0 * 8 * 12 * 256 * 256 * 64, 0});
   }
 
+  for (std::string mode : {"fwd", "fwd+bwd"}) {  // vision: pooling/resampling
+    const double mb = mode == "fwd" ? 1.0 : 2.5;
+    const int64_t mp = 128 * 32 * 28 * 28, gp = 128 * 256 * 7 * 7, up = 64 * 128 * 16 * 16,
+                  uf = 32 * 64 * 14 * 14;
+    cases.push_back({"max_pool2d 2x2 " + mode, "max_pool2d", mode, {128, 32, 28, 28}, 0,
+                     mb * 1.25 * mp * 4});
+    cases.push_back({"avg_pool2d 3x3 s2 p1 " + mode, "avg_pool2d", mode, {128, 32, 28, 28}, 0,
+                     mb * 1.25 * mp * 4});
+    cases.push_back({"adaptive_avg_pool2d 1x1 " + mode, "adaptive_avg_pool2d", mode,
+                     {128, 256, 7, 7}, 0, mb * gp * 4});
+    cases.push_back({"upsample_nearest2d x2 " + mode, "upsample_nearest2d", mode,
+                     {64, 128, 16, 16}, 0, mb * 5.0 * up * 4});
+    cases.push_back({"upsample_bilinear2d x2 " + mode, "upsample_bilinear2d", mode,
+                     {64, 128, 16, 16}, 0, mb * 5.0 * up * 4});
+    cases.push_back({"unfold 3x3 p1 " + mode, "unfold", mode, {32, 64, 14, 14}, 0,
+                     mb * 10.0 * uf * 4});
+    cases.push_back({"fold 3x3 p1 " + mode, "fold", mode, {32, 64, 14, 14}, 0,
+                     mb * 10.0 * uf * 4});
+  }
+  if (!only.empty()) {
+    std::vector<std::string> keep;  // comma-separated name substrings
+    for (size_t b = 0, e; b <= only.size(); b = e + 1) {
+      e = std::min(only.find(',', b), only.size());
+      keep.push_back(only.substr(b, e - b));
+    }
+    std::erase_if(cases, [&keep](const Case& c) {
+      return std::none_of(keep.begin(), keep.end(), [&c](const std::string& k) {
+        return c.name.find(k) != std::string::npos;
+      });
+    });
+  }
+
   std::map<std::string, double> ours;
   for (const Case& c : cases) ours[c.name] = median_seconds(make(c, gen), repeats);
 
   std::string cmd = "env -u OPENBLAS_CORETYPE " + python + " " + CFORMER_SOURCE_DIR +
                     "/tools/golden/bench_torch_ops.py " + std::to_string(threads) + " " +
-                    std::to_string(repeats);
+                    std::to_string(repeats) + (g_cpu_clock ? " --clock=cpu" : "");
   for (const Case& c : cases) {
     nlohmann::json j{{"name", c.name}, {"op", c.op}, {"mode", c.mode}, {"shape", c.shape}};
     cmd += " '" + j.dump() + "'";

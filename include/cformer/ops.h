@@ -222,4 +222,39 @@ Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bia
                         const Shape& output_padding = {0, 0}, int64_t groups = 1,
                         const Shape& dilation = {1, 1});
 
+// --- vision: pooling/resampling ---
+// x (N, C, H, W). Window arguments (kernel_size, stride, padding, dilation, output sizes) take one
+// value for both spatial dims or two (h, w); an empty stride means stride = kernel_size.
+// Throw ShapeError for a non-4-D input or an output size below 1, ValueError for bad windows.
+/// torch.nn.functional.max_pool2d: the padding counts as -inf and is at most half the kernel;
+/// Ho = floor((H + 2 ph - dh (kh - 1) - 1) / sh) + 1 (ceil with ceil_mode, as PyTorch: the last
+/// window starts inside the input or the left padding). The gradient goes to the first maximum.
+Tensor max_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {},
+                  const Shape& padding = {0}, const Shape& dilation = {1}, bool ceil_mode = false);
+/// torch.nn.functional.avg_pool2d: the sum of a window divided by divisor_override if given, else
+/// by the window's size clipped to the padded input (count_include_pad) or to the input.
+Tensor avg_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride = {},
+                  const Shape& padding = {0}, bool ceil_mode = false, bool count_include_pad = true,
+                  std::optional<int64_t> divisor_override = std::nullopt);
+/// torch.nn.functional.adaptive_avg_pool2d: output cell o averages the inputs
+/// [floor(o H / Ho), ceil((o + 1) H / Ho)) along each dim.
+Tensor adaptive_avg_pool2d(const Tensor& x, const Shape& output_size);
+/// F.interpolate(x, size or scale_factor, mode="nearest"): exactly one of size (Ho, Wo) and
+/// scale_factor (Ho = floor(H s_h)) is given; source index floor(o / s) (s = Ho / H without a
+/// scale factor), clamped to the input.
+Tensor upsample_nearest2d(const Tensor& x, const Shape& size,
+                          const std::vector<double>& scale_factor = {});
+/// F.interpolate(..., mode="bilinear", align_corners): PyTorch's source indices, o (H - 1) /
+/// (Ho - 1) with align_corners, else max(0, (o + 0.5) / s - 0.5).
+Tensor upsample_bilinear2d(const Tensor& x, const Shape& size, bool align_corners,
+                           const std::vector<double>& scale_factor = {});
+/// torch.nn.functional.unfold (im2col): (N, C, H, W) -> (N, C kh kw, L), L the number of
+/// sliding blocks; row c kh kw + i kw + j holds input (c, i dh + bh sh - ph, j dw + bw sw - pw).
+Tensor unfold(const Tensor& x, const Shape& kernel_size, const Shape& dilation = {1},
+              const Shape& padding = {0}, const Shape& stride = {1});
+/// torch.nn.functional.fold (col2im, the adjoint of unfold): (N, C kh kw, L) -> (N, C, H, W)
+/// with (H, W) = output_size, overlapping blocks summed. L must equal the number of blocks.
+Tensor fold(const Tensor& x, const Shape& output_size, const Shape& kernel_size,
+            const Shape& dilation = {1}, const Shape& padding = {0}, const Shape& stride = {1});
+
 }  // namespace cf

@@ -1,5 +1,5 @@
 """PyTorch side of bench/ops: times the same op cases and prints one JSON line per case.
-Called by the bench executable: bench_torch_ops.py THREADS REPEATS CASE_JSON..."""
+Called by the bench executable: bench_torch_ops.py THREADS REPEATS [--clock=cpu] CASE_JSON..."""
 import json
 import sys
 import time
@@ -8,14 +8,14 @@ import torch
 import torch.nn.functional as F
 
 
-def timeit(fn, repeats):
+def timeit(fn, repeats, clock=time.perf_counter):
     for _ in range(5):  # PyTorch reaches its steady state only after a few calls
         fn()
     ts = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(clock() - t0)
     ts.sort()
     return ts[len(ts) // 2]
 
@@ -50,6 +50,28 @@ def make(case):
     elif op == "scaled_dot_product_attention":
         q, k, v = rnd(*s), rnd(*s), rnd(*s)
         f = lambda: sdpa(q, k, v)
+    # vision: pooling/resampling (s = the input (N, C, H, W); windows as in bench/ops.cpp)
+    elif op == "max_pool2d":
+        x = rnd(*s)
+        f = lambda: F.max_pool2d(x, 2)
+    elif op == "avg_pool2d":
+        x = rnd(*s)
+        f = lambda: F.avg_pool2d(x, 3, 2, 1)
+    elif op == "adaptive_avg_pool2d":
+        x = rnd(*s)
+        f = lambda: F.adaptive_avg_pool2d(x, 1)
+    elif op == "upsample_nearest2d":
+        x = rnd(*s)
+        f = lambda: F.interpolate(x, scale_factor=2.0, mode="nearest")
+    elif op == "upsample_bilinear2d":
+        x = rnd(*s)
+        f = lambda: F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
+    elif op == "unfold":
+        x = rnd(*s)
+        f = lambda: F.unfold(x, 3, 1, 1)
+    elif op == "fold":
+        x = rnd(s[0], s[1] * 9, s[2] * s[3])
+        f = lambda: F.fold(x, (s[2], s[3]), 3, 1, 1)
     else:
         raise ValueError(op)
     if mode == "fwd":
@@ -66,9 +88,13 @@ def make(case):
 def main():
     torch.set_num_threads(int(sys.argv[1]))
     repeats = int(sys.argv[2])
+    # --clock=cpu: process CPU time (all threads), as bench/ops --clock cpu
+    clock = time.process_time if "--clock=cpu" in sys.argv[3:] else time.perf_counter
     for arg in sys.argv[3:]:
+        if arg.startswith("--"):
+            continue
         case = json.loads(arg)
-        sec = timeit(make(case), repeats)
+        sec = timeit(make(case), repeats, clock)
         print(json.dumps({"name": case["name"], "seconds": sec}), flush=True)
 
 
