@@ -114,7 +114,7 @@ TEST(GettextMo, Charsets) {
 // GNU msgfmt writes the reference files (gettext is part of the machine image).
 TEST(GettextMo, FilesWrittenByMsgfmt) {
   if (std::system("msgfmt --version > /dev/null 2>&1") != 0)
-    GTEST_SKIP() << "msgfmt (GNU gettext) is not installed";
+    FAIL() << "msgfmt (GNU gettext) is not installed: run scripts/setup.sh";
   const fs::path dir = fs::temp_directory_path() / ("cformer_mo_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   std::ofstream(dir / "t.po") << R"(msgid ""

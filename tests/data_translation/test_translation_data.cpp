@@ -227,7 +227,7 @@ TEST(TranslationLoad, AlignedTsv) {
 
 TEST(TranslationLoad, MoDirectory) {
   if (std::system("msgfmt --version > /dev/null 2>&1") != 0)
-    GTEST_SKIP() << "msgfmt (GNU gettext) is not installed";
+    FAIL() << "msgfmt (GNU gettext) is not installed: run scripts/setup.sh";
   const fs::path d = temp_dir("modir");
   std::ofstream(d / "app.po") << R"(msgid ""
 msgstr "Content-Type: text/plain; charset=UTF-8\n"
