@@ -34,7 +34,7 @@ assert p < 0.01, f"zero-shot accuracy {k}/{n} is not significantly above chance 
 PY
 
 # --input prints one label a line.
-cut -f1 "$work/data/test.tsv" | head -5 > "$work/texts.txt"
+head -5 "$work/data/test.tsv" | cut -f1 > "$work/texts.txt"
 labels=$(nice -n 19 "$bin" --threads 1 prompt-classify "${common[@]}" --input "$work/texts.txt")
 [ "$(grep -cxE 'Ge|Psa|Mat|Rev' <<<"$labels")" -eq 5 ] || { echo "prompt test: --input printed: $labels"; exit 1; }
 
