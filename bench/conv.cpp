@@ -59,15 +59,27 @@ struct Case {
     const bool tr = op == "conv_transpose2d";
     const int64_t ek = dilation * (k - 1) + 1;
     if (!tr) {
-      const int64_t OH = (H + 2 * padding - ek) / stride + 1, OW = (W + 2 * padding - ek) / stride + 1;
+      const int64_t OH = (H + 2 * padding - ek) / stride + 1,
+                    OW = (W + 2 * padding - ek) / stride + 1;
       return 2.0 * N * O * OH * OW * (C / groups) * k * k * (mode == "fwd" ? 1 : 3);
     }
     return 2.0 * N * C * H * W * (O / groups) * k * k * (mode == "fwd" ? 1 : 3);
   }
   nlohmann::json json() const {
-    return {{"name", name}, {"op", op}, {"mode", mode}, {"N", N}, {"C", C}, {"O", O}, {"H", H},
-            {"W", W}, {"k", k}, {"stride", stride}, {"padding", padding}, {"dilation", dilation},
-            {"groups", groups}, {"output_padding", output_padding}};
+    return {{"name", name},
+            {"op", op},
+            {"mode", mode},
+            {"N", N},
+            {"C", C},
+            {"O", O},
+            {"H", H},
+            {"W", W},
+            {"k", k},
+            {"stride", stride},
+            {"padding", padding},
+            {"dilation", dilation},
+            {"groups", groups},
+            {"output_padding", output_padding}};
   }
 };
 
@@ -82,9 +94,7 @@ std::function<void()> make(const Case& c, Generator& gen) {
   std::function<Tensor()> f;
   if (c.op == "conv2d") {
     Tensor w = rnd(Shape{c.O, c.C / c.groups, c.k, c.k});
-    f = [x, w, b, c] {
-      return conv2d(x, w, b, {c.stride}, {c.padding}, {c.dilation}, c.groups);
-    };
+    f = [x, w, b, c] { return conv2d(x, w, b, {c.stride}, {c.padding}, {c.dilation}, c.groups); };
   } else {
     Tensor w = rnd(Shape{c.C, c.O / c.groups, c.k, c.k});
     f = [x, w, b, c] {
@@ -92,10 +102,11 @@ std::function<void()> make(const Case& c, Generator& gen) {
                               {c.dilation});
     };
   }
-  if (!bwd) return [f] {
-    NoGradGuard ng;
-    f();
-  };
+  if (!bwd)
+    return [f] {
+      NoGradGuard ng;
+      f();
+    };
   return [f] {
     Tensor y = f();
     y.backward(ones_like(y));
@@ -109,10 +120,14 @@ int main(int argc, char** argv) {
   std::string python = "/usr/bin/python3", only;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--repeats" && i + 1 < argc) repeats = std::atoi(argv[++i]);
-    else if (a == "--python" && i + 1 < argc) python = argv[++i];
-    else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    if (a == "--threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
+    else if (a == "--repeats" && i + 1 < argc)
+      repeats = std::atoi(argv[++i]);
+    else if (a == "--python" && i + 1 < argc)
+      python = argv[++i];
+    else if (a == "--only" && i + 1 < argc)
+      only = argv[++i];
     else {
       std::fprintf(stderr, "error: unknown argument '%s'\n", a.c_str());
       return 2;
@@ -164,16 +179,20 @@ int main(int argc, char** argv) {
     while (std::fgets(line, sizeof line, p)) {
       auto j = nlohmann::json::parse(line, nullptr, false);
       if (!j.is_object()) continue;
-      if (j.contains("name")) torch[j["name"]] = {j["seconds"], j["cpu_seconds"]};
-      else std::printf("# pytorch: %s\n", j.dump().c_str());
+      if (j.contains("name"))
+        torch[j["name"]] = {j["seconds"], j["cpu_seconds"]};
+      else
+        std::printf("# pytorch: %s\n", j.dump().c_str());
     }
     pclose(p);
   }
   if (torch.size() != cases.size())
-    std::printf("# warning: PyTorch timings missing (is %s with torch installed?)\n", python.c_str());
+    std::printf("# warning: PyTorch timings missing (is %s with torch installed?)\n",
+                python.c_str());
 
-  std::printf("\n| case | shape (N, C->O, HxW, k, s, p, d, g) | cformer ms | GFLOP/s | %% of peak "
-              "| PyTorch ms | PyTorch/cformer | CPU-time ratio |\n");
+  std::printf(
+      "\n| case | shape (N, C->O, HxW, k, s, p, d, g) | cformer ms | GFLOP/s | %% of peak "
+      "| PyTorch ms | PyTorch/cformer | CPU-time ratio |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|\n");
   for (const Case& c : cases) {
     const double t = ours[c.name].wall, ct = ours[c.name].cpu;

@@ -107,3 +107,80 @@ if [ "$(cat data/classify.stamp 2> /dev/null)" != "$classify_stamp" ] || [ ! -s 
   /usr/bin/python3 tools/data/make_classification.py /usr/share/wordnet "$spam_pkg/package/spam-assassin/data" data
   echo "$classify_stamp" > data/classify.stamp
 fi
+
+# Zero-shot book identification (docs/prompting.md): raw KJV lines with their book codes for the
+# training chapters, and 300 verses of held-out chapters of Genesis, Psalms, Matthew, Revelation.
+if [ ! -s data/prompt/all/test.tsv ] || [ ! -s data/prompt/books4/test.tsv ]; then
+  python3 tools/data/prompt_task.py data/prompt/books4 --per-label 75
+  python3 tools/data/prompt_task.py data/prompt/all --books all --per-label 75
+fi
+
+# --- translation: en->fr parallel corpus (docs/translation-data.md) ---
+# The gettext catalogues of this machine and of Debian packages that are downloaded, never
+# installed (apt-get download + dpkg-deb, only their French catalogues and the LibreOffice help
+# kept under data/cache/translation), plus the LibreOffice help aligned paragraph by paragraph;
+# cleaned and split by source unit by `cformer data translation` (built here when missing).
+if [ ! -s data/translation/sources.txt ]; then
+  (
+    set -euo pipefail
+    cache=data/cache/translation
+    pkgs=(libreoffice-help-en-us libreoffice-help-fr libreoffice-l10n-fr gcc-12-locales
+          blender-data gimp-data evolution-common evolution-data-server-common gnucash-common
+          digikam-data freeciv-data gnumeric-common krita-l10n gramps darktable pidgin-data
+          kdenlive-data wordpress-l10n rhythmbox-data shotwell-common inkscape)
+    mkdir -p "$cache/debs" "$cache/root"
+    missing=()
+    for p in "${pkgs[@]}"; do
+      compgen -G "$cache/debs/${p}_*.deb" > /dev/null || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+      if ! (cd "$cache/debs" && apt-get download "${missing[@]}"); then
+        sudo=""
+        [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        (cd "$cache/debs" && apt-get download "${missing[@]}")
+      fi
+    fi
+    # the files kept from each package: French catalogues and both languages of the help
+    keep='^\./usr/share/locale/fr/LC_MESSAGES/[^/]*\.mo$|^\./usr/lib/libreoffice/program/resource/fr/'
+    keep+='LC_MESSAGES/[^/]*\.mo$|^\./usr/share/wordpress/wp-content/languages/[^/]*fr_FR\.mo$|'
+    keep+='^\./usr/share/libreoffice/help/(en-US|fr)/.*[^/]$'
+    sources=()
+    : > "$cache/sources.txt.tmp"
+    for p in "${pkgs[@]}"; do
+      deb=$(ls "$cache/debs/${p}"_*.deb | sort | tail -n 1)
+      echo "$(dpkg-deb -f "$deb" Package) $(dpkg-deb -f "$deb" Version)" >> "$cache/sources.txt.tmp"
+      root="$cache/root/$p"
+      if [ ! -d "$root" ]; then
+        rm -rf "$root.tmp"
+        mkdir -p "$root.tmp"
+        dpkg-deb --fsys-tarfile "$deb" | tar -t | { grep -E "$keep" || true; } > "$root.list"
+        if [ -s "$root.list" ]; then
+          dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$root.tmp" -T "$root.list"
+        fi
+        rm "$root.list"
+        mv "$root.tmp" "$root"
+      fi
+      while IFS= read -r dir; do
+        sources+=(--mo "$p=$dir")
+      done < <(find "$root" -name '*.mo' -printf '%h\n' | sort -u)
+    done
+    if [ -d /usr/share/locale/fr/LC_MESSAGES ]; then
+      sources+=(--mo "image=/usr/share/locale/fr/LC_MESSAGES")
+      (cd /usr/share/locale/fr/LC_MESSAGES && sha256sum -- *.mo | awk '{print "image", $2, $1}') \
+        >> "$cache/sources.txt.tmp"
+    fi
+    [ -s "$cache/lo_help.tsv" ] || python3 tools/data/lo_help_align.py \
+      "$cache/root/libreoffice-help-en-us/usr/share/libreoffice/help/en-US" \
+      "$cache/root/libreoffice-help-fr/usr/share/libreoffice/help/fr" "$cache/lo_help.tsv"
+    sources+=(--aligned "libreoffice-help=$cache/lo_help.tsv")
+    cformer=${CFORMER_BIN:-build/cformer}
+    if [ ! -x "$cformer" ]; then
+      cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+      cmake --build build --target cformer_cli -j "$(nproc)"
+      cformer=build/cformer
+    fi
+    "$cformer" data translation --out data/translation "${sources[@]}"
+    mv "$cache/sources.txt.tmp" data/translation/sources.txt
+  )
+fi

@@ -23,6 +23,7 @@ packages=(
   googletest libgtest-dev libgmock-dev
   python3 python3-numpy python3-torch
   bible-kjv dataset-fashion-mnist wordnet-base
+  gettext  # msgfmt writes the reference .mo files of tests/data_translation
 )
 missing=()
 for p in "${packages[@]}"; do

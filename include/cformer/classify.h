@@ -77,6 +77,8 @@ struct LoadOptions {
   std::string prompt_template;      // contains "{text}"; may contain "{label}"
   std::vector<std::string> labels;  // the candidate labels for prompting
   int64_t max_length = 0;           // 0: the model's own limit
+  bool calibrate = false;           // prompting: subtract each label's score for the empty text
+  bool length_normalize = false;    // prompting: mean log-probability per label token
 };
 /// Loads any classifier checkpoint of the library by its metadata's model_type. Throws
 /// FormatError for a checkpoint that is not a classifier (naming its model type) and ValueError

@@ -4,7 +4,9 @@
 
 #include "cformer/classify.h"
 #include "cformer/io.h"
+#include "cformer/models/bert.h"
 #include "cformer/models/bow.h"
+#include "cformer/models/gpt_prompt.h"
 #include "train/checkpoint.h"
 #include "util/check.h"
 
@@ -25,6 +27,20 @@ std::unique_ptr<TextClassifier> load_classifier(const std::string& path, const L
     CF_CHECK(opt.prompt_template.empty() && opt.labels.empty(), ValueError, path,
              ": a prompt template and labels apply to GPT checkpoints only, this is a ", name);
     return models::load_bow_classifier(path);
+  }
+  if (name == "bert-classifier") {
+    CF_CHECK(opt.prompt_template.empty() && opt.labels.empty(), ValueError, path,
+             ": a prompt template and labels apply to GPT checkpoints only, this is a ", name);
+    return models::load_bert_classifier(path);
+  }
+  if (name == "gpt") {
+    CF_CHECK(!opt.prompt_template.empty() && !opt.labels.empty(), ValueError, path,
+             ": a GPT classifies by prompting: give --prompt-template (with {text}) and --labels");
+    models::GptPromptOptions po;
+    po.max_length = opt.max_length;
+    po.calibrate = opt.calibrate;
+    po.length_normalize = opt.length_normalize;
+    return models::load_gpt_prompt_classifier(path, opt.prompt_template, opt.labels, po);
   }
   CF_THROW(FormatError, path, ": model type '", name, "' is not a text classifier");
 }

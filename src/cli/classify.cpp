@@ -27,9 +27,17 @@ void add_classify(CLI::App& app, Commands& cmds) {
       ->delimiter(',');
   sub->add_option("--max-length", o->load.max_length, "GPT prompting: tokens at most")
       ->check(cf::cli::positive());
+  sub->add_flag("--calibrate", o->load.calibrate,
+                "GPT prompting: subtract each label's score for the empty text");
+  sub->add_flag("--normalize", o->load.length_normalize,
+                "GPT prompting: mean log-probability per label token");
   cmds.entries.emplace_back(sub, [o]() {
     const std::unique_ptr<classify::TextClassifier> model =
-        classify::load_classifier(o->model, o->load);
+        classify::load_classifier(o->model, [&o]() {
+          classify::LoadOptions l = o->load;
+          l.prompt_template = unescape_template(l.prompt_template);
+          return l;
+        }());
     std::string all;
     if (o->input.empty()) {
       all.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

@@ -7,8 +7,10 @@ Commands register_commands(CLI::App& app) {
   CLI::App* train = app.add_subcommand("train", "Train a model");
   train->require_subcommand(1);
   add_train_gpt(*train, cmds);
+  add_train_bert(*train, cmds);
   add_train_bow(*train, cmds);
   add_train_vision(*train, cmds);
+  add_finetune(app, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
   add_tokenizer(app, cmds);
@@ -17,6 +19,9 @@ Commands register_commands(CLI::App& app) {
   add_classify(app, cmds);
   add_eval_vision(app, cmds);
   add_attention_map(app, cmds);
+  add_prompt_classify(app, cmds);
+  add_bleu(app, cmds);
+  add_data_translation(app, cmds);
   return cmds;
 }
 

@@ -1,5 +1,6 @@
 // Subcommand registration: each command adds its options to the app and returns a runner.
 #pragma once
+#include <string>
 #include <CLI/CLI.hpp>
 
 #include <functional>
@@ -32,6 +33,8 @@ inline CLI::Validator non_negative() {
 
 Commands register_commands(CLI::App& app);
 void add_train_gpt(CLI::App& train, Commands& cmds);
+void add_train_bert(CLI::App& train, Commands& cmds);
+void add_finetune(CLI::App& app, Commands& cmds);
 void add_generate(CLI::App& app, Commands& cmds);
 void add_info(CLI::App& app, Commands& cmds);
 void add_tokenizer(CLI::App& app, Commands& cmds);
@@ -42,5 +45,23 @@ void add_classify(CLI::App& app, Commands& cmds);
 void add_train_vision(CLI::App& train, Commands& cmds);
 void add_eval_vision(CLI::App& app, Commands& cmds);
 void add_attention_map(CLI::App& app, Commands& cmds);
+void add_prompt_classify(CLI::App& app, Commands& cmds);
+void add_bleu(CLI::App& app, Commands& cmds);
+void add_data_translation(CLI::App& app, Commands& cmds);
+
+/// "\n", "\t" and "\\" in a prompt template given on the command line become the characters.
+inline std::string unescape_template(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 1 < s.size() &&
+        (s[i + 1] == 'n' || s[i + 1] == 't' || s[i + 1] == '\\')) {
+      out += s[i + 1] == 'n' ? '\n' : s[i + 1] == 't' ? '\t' : '\\';
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
 
 }  // namespace cf::cli

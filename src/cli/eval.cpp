@@ -55,6 +55,10 @@ void add_eval(CLI::App& app, Commands& cmds) {
       ->delimiter(',');
   sub->add_option("--max-length", o->load.max_length, "GPT prompting: tokens at most")
       ->check(cf::cli::positive());
+  sub->add_flag("--calibrate", o->load.calibrate,
+                "GPT prompting: subtract each label's score for the empty text");
+  sub->add_flag("--normalize", o->load.length_normalize,
+                "GPT prompting: mean log-probability per label token");
   cmds.entries.emplace_back(sub, [o]() {
     CF_CHECK(!o->model.empty() || !o->majority.empty(), ValueError,
              "eval: give --model CKPT or --majority TRAIN_TSV");
@@ -65,7 +69,11 @@ void add_eval(CLI::App& app, Commands& cmds) {
     std::vector<int64_t> predicted;
     if (!o->model.empty()) {
       const std::unique_ptr<classify::TextClassifier> m =
-          classify::load_classifier(o->model, o->load);
+          classify::load_classifier(o->model, [&o]() {
+          classify::LoadOptions l = o->load;
+          l.prompt_template = unescape_template(l.prompt_template);
+          return l;
+        }());
       name = m->describe();
       labels = m->labels();
       classify::label_indices(data, labels, o->data);  // unknown labels fail before the work

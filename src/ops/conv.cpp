@@ -58,10 +58,16 @@ void check_bias(const char* op, const Tensor& bias, int64_t channels) {
 }
 
 // Input of 3 or 4 dims as (N, C, H, W).
-Tensor batched(const Tensor& x) { return x.dim() == 3 ? x.unsqueeze(0) : x; }
+Tensor batched(const Tensor& x) {
+  return x.dim() == 3 ? x.unsqueeze(0) : x;
+}
 
-Shape image_shape(const Conv2dGeometry& g) { return Shape{g.N, g.C, g.H, g.W}; }
-Shape output_shape(const Conv2dGeometry& g) { return Shape{g.N, g.O, g.OH, g.OW}; }
+Shape image_shape(const Conv2dGeometry& g) {
+  return Shape{g.N, g.C, g.H, g.W};
+}
+Shape output_shape(const Conv2dGeometry& g) {
+  return Shape{g.N, g.O, g.OH, g.OW};
+}
 
 template <class T>
 void forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y,
@@ -96,26 +102,34 @@ void backward_weight(const Tensor& x, const Tensor& dy, const Tensor& dw, const 
 // The three kernels on tensors, by dtype; dw / db are undefined when not wanted.
 Tensor run_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Conv2dGeometry& g) {
   Tensor y = empty(output_shape(g), x.dtype());
-  if (x.dtype() == DType::f32) forward<float>(x, w, b, y, g);
-  else forward<double>(x, w, b, y, g);
+  if (x.dtype() == DType::f32)
+    forward<float>(x, w, b, y, g);
+  else
+    forward<double>(x, w, b, y, g);
   return y;
 }
 
 Tensor run_backward_input(const Tensor& dy, const Tensor& w, const Tensor& b,
                           const Conv2dGeometry& g) {
   Tensor dx = empty(image_shape(g), dy.dtype());
-  if (dy.dtype() == DType::f32) backward_input<float>(dy, w, b, dx, g);
-  else backward_input<double>(dy, w, b, dx, g);
+  if (dy.dtype() == DType::f32)
+    backward_input<float>(dy, w, b, dx, g);
+  else
+    backward_input<double>(dy, w, b, dx, g);
   return dx;
 }
 
 void run_backward_weight(const Tensor& x, const Tensor& dy, const Tensor& dw, const Tensor& db,
                          const Conv2dGeometry& g) {
-  if (x.dtype() == DType::f32) backward_weight<float>(x, dy, dw, db, g);
-  else backward_weight<double>(x, dy, dw, db, g);
+  if (x.dtype() == DType::f32)
+    backward_weight<float>(x, dy, dw, db, g);
+  else
+    backward_weight<double>(x, dy, dw, db, g);
 }
 
-Tensor detached(const Tensor& t) { return t.defined() ? t.detach().contiguous() : Tensor(); }
+Tensor detached(const Tensor& t) {
+  return t.defined() ? t.detach().contiguous() : Tensor();
+}
 
 Conv2dGeometry check_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Shape& stride, const Shape& padding, const Shape& dilation,
@@ -137,8 +151,22 @@ Conv2dGeometry check_conv2d(const Tensor& x, const Tensor& weight, const Tensor&
            ekw, ") (dilation included) is larger than the padded input (", H + 2 * p.h, ", ",
            W + 2 * p.w, ") of input shape ", x.shape());
   const int64_t N = x.dim() == 4 ? x.size(0) : 1;
-  return {N,   C,   H,   W,   O,   ws[2], ws[3], (H + 2 * p.h - ekh) / s.h + 1,
-          (W + 2 * p.w - ekw) / s.w + 1, s.h, s.w, p.h, p.w, d.h, d.w, groups};
+  return {N,
+          C,
+          H,
+          W,
+          O,
+          ws[2],
+          ws[3],
+          (H + 2 * p.h - ekh) / s.h + 1,
+          (W + 2 * p.w - ekw) / s.w + 1,
+          s.h,
+          s.w,
+          p.h,
+          p.w,
+          d.h,
+          d.w,
+          groups};
 }
 
 // The conv2d whose input gradient conv_transpose2d is: from (N, O, OH, OW) to x's (N, C, H, W).
@@ -150,10 +178,10 @@ Conv2dGeometry check_conv_transpose2d(const Tensor& x, const Tensor& weight, con
   check_tensors(op, x, weight, bias, "(in_channels, out_channels / groups, kH, kW)");
   const Pair s = pair_arg(op, "stride", stride, 1), p = pair_arg(op, "padding", padding, 0),
              d = pair_arg(op, "dilation", dilation, 1),
-             op_ = pair_arg(op, "output_padding", output_padding, 0);
+             out_pad = pair_arg(op, "output_padding", output_padding, 0);
   CF_CHECK(groups >= 1, ValueError, op, ": groups must be positive, got ", groups);
-  CF_CHECK((op_.h < s.h || op_.h < d.h) && (op_.w < s.w || op_.w < d.w), ValueError, op,
-           ": output_padding ", output_padding, " must be smaller than stride ", stride,
+  CF_CHECK((out_pad.h < s.h || out_pad.h < d.h) && (out_pad.w < s.w || out_pad.w < d.w), ValueError,
+           op, ": output_padding ", output_padding, " must be smaller than stride ", stride,
            " or dilation ", dilation);
   const Shape& ws = weight.shape();
   const int64_t C = x.size(-3), H = x.size(-2), W = x.size(-1);
@@ -163,8 +191,8 @@ Conv2dGeometry check_conv_transpose2d(const Tensor& x, const Tensor& weight, con
            ") is not divisible by groups ", groups);
   const int64_t O = ws[1] * groups;
   check_bias(op, bias, O);
-  const int64_t OH = (H - 1) * s.h - 2 * p.h + d.h * (ws[2] - 1) + op_.h + 1;
-  const int64_t OW = (W - 1) * s.w - 2 * p.w + d.w * (ws[3] - 1) + op_.w + 1;
+  const int64_t OH = (H - 1) * s.h - 2 * p.h + d.h * (ws[2] - 1) + out_pad.h + 1;
+  const int64_t OW = (W - 1) * s.w - 2 * p.w + d.w * (ws[3] - 1) + out_pad.w + 1;
   CF_CHECK(H >= 1 && W >= 1 && OH >= 1 && OW >= 1, ShapeError, op, ": input shape ", x.shape(),
            " gives the output size (", OH, ", ", OW, "), which is too small");
   const int64_t N = x.dim() == 4 ? x.size(0) : 1;
@@ -201,8 +229,8 @@ Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias, const S
 Tensor conv_transpose2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                         const Shape& stride, const Shape& padding, const Shape& output_padding,
                         int64_t groups, const Shape& dilation) {
-  const Conv2dGeometry g = check_conv_transpose2d(x, weight, bias, stride, padding, output_padding,
-                                                  groups, dilation);
+  const Conv2dGeometry g =
+      check_conv_transpose2d(x, weight, bias, stride, padding, output_padding, groups, dilation);
   const Tensor x4 = batched(x);
   const Tensor xc = detached(x4), wc = detached(weight);
   Tensor y = run_backward_input(xc, wc, detached(bias), g);

@@ -1,5 +1,5 @@
 // conv2d (torch.nn.functional.conv2d) and conv_transpose2d (F.conv_transpose2d) over NCHW.
-//   x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW), OH = (H + 2 PH - DH (KH - 1) - 1) / SH + 1
+//   x (N, C, H, W), w (O, C/G, KH, KW), y (N, O, OH, OW), OH = (H + 2 PH - DH (KH-1) - 1) / SH + 1
 //   y[n, o, oh, ow] = b[o] + sum_{c, i, j} w[o, c, i, j] x[n, g C/G + c, oh SH - PH + i DH, ...]
 // with g = o / (O/G); out-of-range input positions read zero. Three kernels cover both ops:
 //   forward          x, w, b -> y
@@ -8,8 +8,8 @@
 // conv_transpose2d(x, w) is conv2d's backward_input with x as dy (w (C, O/G, KH, KW) read as a
 // conv2d weight of a conv from O to C channels); its backward is conv2d's forward (dx) and
 // backward_weight with the roles of x and dy exchanged. conv2d saves x and w.
-// f32: im2col + GEMM (ops/cpu/gemm.h), depthwise: direct loops. See Note [conv] in docs/notes/conv.md.
-// Kernels overwrite (=).
+// f32: im2col + GEMM (ops/cpu/gemm.h), depthwise: direct loops. See Note [conv] in
+// docs/notes/conv.md. Kernels overwrite (=).
 #pragma once
 #include <cstdint>
 
@@ -17,13 +17,13 @@ namespace cf::ops::cpu {
 
 /// The shapes of one conv2d (for conv_transpose2d: the conv2d whose input gradient it is).
 struct Conv2dGeometry {
-  int64_t N, C, H, W;   // input (N, C, H, W)
-  int64_t O, KH, KW;    // weight (O, C / G, KH, KW)
-  int64_t OH, OW;       // output (N, O, OH, OW)
-  int64_t SH, SW;       // stride
-  int64_t PH, PW;       // zero padding on both sides
-  int64_t DH, DW;       // dilation
-  int64_t G;            // groups: C and O are multiples of G
+  int64_t N, C, H, W;  // input (N, C, H, W)
+  int64_t O, KH, KW;   // weight (O, C / G, KH, KW)
+  int64_t OH, OW;      // output (N, O, OH, OW)
+  int64_t SH, SW;      // stride
+  int64_t PH, PW;      // zero padding on both sides
+  int64_t DH, DW;      // dilation
+  int64_t G;           // groups: C and O are multiples of G
 };
 
 template <class T>

@@ -18,7 +18,9 @@ T* ptr(const Tensor& t) {
   return t.numel() ? t.data_ptr<T>() : nullptr;
 }
 
-Shape hw(int64_t h, int64_t w) { return Shape{h, w}; }
+Shape hw(int64_t h, int64_t w) {
+  return Shape{h, w};
+}
 
 // The window arguments and the sliding blocks over an (H, W) image; C and N are filled in later.
 FoldGeom check_window(const char* op, int64_t H, int64_t W, const Shape& kernel_size,
@@ -33,12 +35,11 @@ FoldGeom check_window(const char* op, int64_t H, int64_t W, const Shape& kernel_
            hw(d[0], d[1]));
   CF_CHECK(p[0] >= 0 && p[1] >= 0, ValueError, op, ": padding must be non-negative, got ",
            hw(p[0], p[1]));
-  CF_CHECK(s[0] > 0 && s[1] > 0, ValueError, op, ": stride must be positive, got ",
-           hw(s[0], s[1]));
+  CF_CHECK(s[0] > 0 && s[1] > 0, ValueError, op, ": stride must be positive, got ", hw(s[0], s[1]));
   const int64_t eh = d[0] * (k[0] - 1) + 1, ew = d[1] * (k[1] - 1) + 1;
-  CF_CHECK(eh <= H + 2 * p[0] && ew <= W + 2 * p[1], ShapeError, op, ": the kernel ",
-           hw(eh, ew), " (dilated) is larger than the padded image ",
-           hw(H + 2 * p[0], W + 2 * p[1]), ", so there are no sliding blocks");
+  CF_CHECK(eh <= H + 2 * p[0] && ew <= W + 2 * p[1], ShapeError, op, ": the kernel ", hw(eh, ew),
+           " (dilated) is larger than the padded image ", hw(H + 2 * p[0], W + 2 * p[1]),
+           ", so there are no sliding blocks");
   return FoldGeom{0,
                   0,
                   H,

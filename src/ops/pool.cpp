@@ -38,7 +38,9 @@ T* ptr(const Tensor& t) {
   return t.numel() ? t.data_ptr<T>() : nullptr;
 }
 
-Shape hw(int64_t h, int64_t w) { return Shape{h, w}; }
+Shape hw(int64_t h, int64_t w) {
+  return Shape{h, w};
+}
 
 // PyTorch's pooling_output_shape: with ceil_mode the last window must start inside the input or
 // the left padding.
@@ -59,8 +61,7 @@ Pool2dGeom check_pool2d(const char* op, const Tensor& x, const Shape& kernel_siz
   const auto d = ops::pair_arg(op, "dilation", dilation);
   CF_CHECK(k[0] > 0 && k[1] > 0, ValueError, op, ": kernel_size must be positive, got ",
            hw(k[0], k[1]));
-  CF_CHECK(s[0] > 0 && s[1] > 0, ValueError, op, ": stride must be positive, got ",
-           hw(s[0], s[1]));
+  CF_CHECK(s[0] > 0 && s[1] > 0, ValueError, op, ": stride must be positive, got ", hw(s[0], s[1]));
   CF_CHECK(d[0] > 0 && d[1] > 0, ValueError, op, ": dilation must be positive, got ",
            hw(d[0], d[1]));
   CF_CHECK(p[0] >= 0 && p[1] >= 0, ValueError, op, ": padding must be non-negative, got ",
@@ -70,9 +71,9 @@ Pool2dGeom check_pool2d(const char* op, const Tensor& x, const Shape& kernel_siz
            " for kernel_size ", hw(k[0], k[1]));
   const int64_t H = x.shape()[2], W = x.shape()[3];
   const int64_t eh = d[0] * (k[0] - 1) + 1, ew = d[1] * (k[1] - 1) + 1;
-  CF_CHECK(eh <= H + 2 * p[0] && ew <= W + 2 * p[1], ShapeError, op, ": the kernel ",
-           hw(eh, ew), " (dilated) is larger than the padded input ",
-           hw(H + 2 * p[0], W + 2 * p[1]), " of input shape ", x.shape());
+  CF_CHECK(eh <= H + 2 * p[0] && ew <= W + 2 * p[1], ShapeError, op, ": the kernel ", hw(eh, ew),
+           " (dilated) is larger than the padded input ", hw(H + 2 * p[0], W + 2 * p[1]),
+           " of input shape ", x.shape());
   Pool2dGeom g{x.shape()[0] * x.shape()[1],
                H,
                W,
@@ -165,13 +166,13 @@ Tensor max_pool2d(const Tensor& x, const Shape& kernel_size, const Shape& stride
   else
     max_forward<double>(xc, y, idx, g);
   if (grad) {
-    autograd::record("max_pool2d", {x}, y,
-                     [idx, g, x_shape = x.shape()](const TensorList& grads,
-                                                   const Needs&) -> TensorList {
-                       const Tensor gc = grads[0].contiguous();
-                       return {gc.dtype() == DType::f32 ? max_backward<float>(gc, idx, x_shape, g)
-                                                        : max_backward<double>(gc, idx, x_shape, g)};
-                     });
+    autograd::record(
+        "max_pool2d", {x}, y,
+        [idx, g, x_shape = x.shape()](const TensorList& grads, const Needs&) -> TensorList {
+          const Tensor gc = grads[0].contiguous();
+          return {gc.dtype() == DType::f32 ? max_backward<float>(gc, idx, x_shape, g)
+                                           : max_backward<double>(gc, idx, x_shape, g)};
+        });
   }
   return y;
 }
@@ -228,20 +229,19 @@ Tensor adaptive_avg_pool2d(const Tensor& x, const Shape& output_size) {
   };
   run(xc, y, false);
   if (autograd::needs_grad(x)) {
-    autograd::record("adaptive_avg_pool2d", {x}, y,
-                     [shape_only, x_shape = x.shape()](const TensorList& grads,
-                                                       const Needs&) -> TensorList {
-                       const auto& s = shape_only;
-                       const Tensor gc = grads[0].contiguous();
-                       Tensor dx = empty(x_shape, gc.dtype());
-                       if (gc.dtype() == DType::f32)
-                         adaptive_run<float>(
-                             {ptr<float>(gc), ptr<float>(dx), s.P, s.H, s.W, s.Ho, s.Wo}, true);
-                       else
-                         adaptive_run<double>(
-                             {ptr<double>(gc), ptr<double>(dx), s.P, s.H, s.W, s.Ho, s.Wo}, true);
-                       return {dx};
-                     });
+    autograd::record(
+        "adaptive_avg_pool2d", {x}, y,
+        [shape_only, x_shape = x.shape()](const TensorList& grads, const Needs&) -> TensorList {
+          const auto& s = shape_only;
+          const Tensor gc = grads[0].contiguous();
+          Tensor dx = empty(x_shape, gc.dtype());
+          if (gc.dtype() == DType::f32)
+            adaptive_run<float>({ptr<float>(gc), ptr<float>(dx), s.P, s.H, s.W, s.Ho, s.Wo}, true);
+          else
+            adaptive_run<double>({ptr<double>(gc), ptr<double>(dx), s.P, s.H, s.W, s.Ho, s.Wo},
+                                 true);
+          return {dx};
+        });
   }
   return y;
 }

@@ -30,8 +30,8 @@ ops::cpu::UpsampleArgs<float> check_upsample(const char* op, const Tensor& x, co
            ": exactly one of size and scale_factor must be given, got size ", size, " and ",
            scale_factor.size(), " scale factors");
   const int64_t H = x.shape()[2], W = x.shape()[3];
-  ops::cpu::UpsampleArgs<float> a{nullptr, nullptr,        x.shape()[0] * x.shape()[1], H, W, 0, 0,
-                                  0.0,     0.0,            align_corners};
+  ops::cpu::UpsampleArgs<float> a{
+      nullptr, nullptr, x.shape()[0] * x.shape()[1], H, W, 0, 0, 0.0, 0.0, align_corners};
   if (size.size() != 0) {
     const auto s = ops::pair_arg(op, "size", size);
     a.Ho = s[0];
@@ -41,10 +41,10 @@ ops::cpu::UpsampleArgs<float> check_upsample(const char* op, const Tensor& x, co
              ": scale_factor must have 1 or 2 values, got ", scale_factor.size());
     a.scale_h = scale_factor.front();
     a.scale_w = scale_factor.back();
-    CF_CHECK(a.scale_h > 0.0 && a.scale_w > 0.0 && std::isfinite(a.scale_h) &&
-                 std::isfinite(a.scale_w),
-             ValueError, op, ": scale_factor must be positive and finite, got (", a.scale_h, ", ",
-             a.scale_w, ")");
+    CF_CHECK(
+        a.scale_h > 0.0 && a.scale_w > 0.0 && std::isfinite(a.scale_h) && std::isfinite(a.scale_w),
+        ValueError, op, ": scale_factor must be positive and finite, got (", a.scale_h, ", ",
+        a.scale_w, ")");
     a.Ho = static_cast<int64_t>(std::floor(static_cast<double>(H) * a.scale_h));
     a.Wo = static_cast<int64_t>(std::floor(static_cast<double>(W) * a.scale_w));
   }
@@ -80,9 +80,9 @@ void dispatch(Mode mode, const ops::cpu::UpsampleArgs<float>& s, const Tensor& i
     a.y = ptr<float>(out);
     run<float>(mode, a, backward);
   } else {
-    const ops::cpu::UpsampleArgs<double> a{ptr<double>(in), ptr<double>(out), s.P,       s.H,
-                                           s.W,             s.Ho,             s.Wo,      s.scale_h,
-                                           s.scale_w,       s.align_corners};
+    const ops::cpu::UpsampleArgs<double> a{
+        ptr<double>(in), ptr<double>(out), s.P, s.H, s.W, s.Ho, s.Wo, s.scale_h,
+        s.scale_w,       s.align_corners};
     run<double>(mode, a, backward);
   }
 }
@@ -94,14 +94,14 @@ Tensor upsample(const char* op, Mode mode, const Tensor& x, const Shape& size,
   Tensor y = empty(Shape{x.shape()[0], x.shape()[1], s.Ho, s.Wo}, x.dtype());
   dispatch(mode, s, xc, y, false);
   if (autograd::needs_grad(x)) {
-    autograd::record(op, {x}, y,
-                     [mode, s, x_shape = x.shape()](const TensorList& g,
-                                                    const Needs&) -> TensorList {
-                       const Tensor gc = g[0].contiguous();
-                       Tensor dx = empty(x_shape, gc.dtype());
-                       dispatch(mode, s, gc, dx, true);
-                       return {dx};
-                     });
+    autograd::record(
+        op, {x}, y,
+        [mode, s, x_shape = x.shape()](const TensorList& g, const Needs&) -> TensorList {
+          const Tensor gc = g[0].contiguous();
+          Tensor dx = empty(x_shape, gc.dtype());
+          dispatch(mode, s, gc, dx, true);
+          return {dx};
+        });
   }
   return y;
 }

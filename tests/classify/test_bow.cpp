@@ -188,9 +188,18 @@ TEST(BowClassifier, LoadingRejectsOtherAndDamagedCheckpoints) {
   train::save_checkpoint(gpt, other);
   EXPECT_NE(message_of<FormatError>([&]() { load_bow_classifier(gpt); }).find("'gpt'"),
             std::string::npos);
-  EXPECT_NE(message_of<FormatError>([&]() {
+  // A GPT is a classifier only by prompting: without a template and labels it is refused.
+  EXPECT_NE(message_of<ValueError>([&]() {
               classify::load_classifier(gpt, {});
-            }).find("model type 'gpt' is not a text classifier"),
+            }).find("a GPT classifies by prompting"),
+            std::string::npos);
+  train::Checkpoint pre = ck;
+  pre.meta["model_type"] = "bert-pretraining";
+  const std::string pretraining = temp_path("bert_pretraining.safetensors");
+  train::save_checkpoint(pretraining, pre);
+  EXPECT_NE(message_of<FormatError>([&]() {
+              classify::load_classifier(pretraining, {});
+            }).find("model type 'bert-pretraining' is not a text classifier"),
             std::string::npos);
 
   const std::string short_idf = temp_path("short_idf.safetensors");

@@ -133,7 +133,8 @@ TEST(WordPieceOracle, KjvCased) {
 // punctuation, quotes and numbers; the first 1.5 MB of each file's glosses.
 TEST(WordPieceOracle, WordNetGlosses) {
   const fs::path dir = "/usr/share/wordnet";
-  if (!fs::exists(dir)) GTEST_SKIP() << dir << " does not exist (apt-get install wordnet-base)";
+  ASSERT_TRUE(fs::exists(dir)) << dir
+                               << " does not exist: run scripts/setup.sh (it installs wordnet-base)";
   std::vector<std::string> texts;
   for (const char* name : {"data.noun", "data.verb", "data.adj", "data.adv"}) {
     if (!fs::exists(dir / name)) continue;

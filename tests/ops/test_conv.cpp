@@ -20,7 +20,9 @@ Generator& gen() {
   static Generator g(23);
   return g;
 }
-float* fp(const Tensor& t) { return t.defined() && t.numel() ? t.data_ptr<float>() : nullptr; }
+float* fp(const Tensor& t) {
+  return t.defined() && t.numel() ? t.data_ptr<float>() : nullptr;
+}
 
 struct Geo {
   int64_t N, C, H, W, O, KH, KW, S, P, D, G;
@@ -28,8 +30,22 @@ struct Geo {
 
 Conv2dGeometry geometry(const Geo& q) {
   const int64_t ekh = q.D * (q.KH - 1) + 1, ekw = q.D * (q.KW - 1) + 1;
-  return {q.N, q.C, q.H, q.W, q.O, q.KH, q.KW, (q.H + 2 * q.P - ekh) / q.S + 1,
-          (q.W + 2 * q.P - ekw) / q.S + 1, q.S, q.S, q.P, q.P, q.D, q.D, q.G};
+  return {q.N,
+          q.C,
+          q.H,
+          q.W,
+          q.O,
+          q.KH,
+          q.KW,
+          (q.H + 2 * q.P - ekh) / q.S + 1,
+          (q.W + 2 * q.P - ekw) / q.S + 1,
+          q.S,
+          q.S,
+          q.P,
+          q.P,
+          q.D,
+          q.D,
+          q.G};
 }
 
 std::string describe(const Conv2dGeometry& g) {
@@ -73,23 +89,23 @@ void check_kernels(const Conv2dGeometry& g) {
 
 // {N, C, H, W, O, KH, KW, stride, padding, dilation, groups}
 const Geo kGeos[] = {
-    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1},      // im2col, images in parallel
-    {1, 3, 15, 17, 5, 3, 3, 1, 1, 1, 1},    // one image: multi-threaded GEMM
-    {3, 4, 17, 15, 6, 3, 2, 2, 1, 1, 2},    // groups, stride 2, rectangular kernel
-    {4, 5, 33, 9, 3, 3, 3, 1, 3, 3, 1},     // dilation 3
-    {2, 16, 5, 33, 8, 1, 1, 1, 0, 1, 1},    // 1x1: the image is the column matrix
-    {3, 6, 5, 7, 4, 1, 1, 1, 0, 1, 2},      // 1x1 with groups
-    {2, 5, 9, 8, 3, 1, 1, 2, 0, 1, 1},      // 1x1 stride 2: im2col
-    {2, 1, 28, 28, 12, 4, 4, 4, 0, 1, 1},   // patch embedding (C = 1: direct)
-    {3, 1, 15, 17, 4, 3, 3, 1, 1, 1, 1},    // one input channel, padded (direct)
-    {2, 8, 15, 17, 8, 3, 3, 1, 1, 1, 8},    // depthwise (direct)
-    {2, 4, 16, 33, 4, 3, 3, 2, 2, 2, 4},    // depthwise, stride 2, dilation 2
-    {2, 3, 9, 10, 6, 3, 3, 1, 1, 1, 3},     // channel multiplier 2 (direct)
-    {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1},      // kernel covers the padded input: 1x1 output
-    {5, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1},      // 1x1 images, all padding but the centre
-    {3, 2, 40, 37, 3, 3, 3, 2, 1, 1, 1},    // 1000+ positions per plane
-    {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1},      // empty batch
-    {2, 3, 5, 5, 0, 3, 3, 1, 1, 1, 1},      // no output channels
+    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1},     // im2col, images in parallel
+    {1, 3, 15, 17, 5, 3, 3, 1, 1, 1, 1},   // one image: multi-threaded GEMM
+    {3, 4, 17, 15, 6, 3, 2, 2, 1, 1, 2},   // groups, stride 2, rectangular kernel
+    {4, 5, 33, 9, 3, 3, 3, 1, 3, 3, 1},    // dilation 3
+    {2, 16, 5, 33, 8, 1, 1, 1, 0, 1, 1},   // 1x1: the image is the column matrix
+    {3, 6, 5, 7, 4, 1, 1, 1, 0, 1, 2},     // 1x1 with groups
+    {2, 5, 9, 8, 3, 1, 1, 2, 0, 1, 1},     // 1x1 stride 2: im2col
+    {2, 1, 28, 28, 12, 4, 4, 4, 0, 1, 1},  // patch embedding (C = 1: direct)
+    {3, 1, 15, 17, 4, 3, 3, 1, 1, 1, 1},   // one input channel, padded (direct)
+    {2, 8, 15, 17, 8, 3, 3, 1, 1, 1, 8},   // depthwise (direct)
+    {2, 4, 16, 33, 4, 3, 3, 2, 2, 2, 4},   // depthwise, stride 2, dilation 2
+    {2, 3, 9, 10, 6, 3, 3, 1, 1, 1, 3},    // channel multiplier 2 (direct)
+    {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1},     // kernel covers the padded input: 1x1 output
+    {5, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1},     // 1x1 images, all padding but the centre
+    {3, 2, 40, 37, 3, 3, 3, 2, 1, 1, 1},   // 1000+ positions per plane
+    {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1},     // empty batch
+    {2, 3, 5, 5, 0, 3, 3, 1, 1, 1, 1},     // no output channels
 };
 
 TEST(Conv, KernelsMatchRef) {
@@ -150,7 +166,8 @@ TEST(Conv, ChecksThrow) {
                    "conv2d: weight must have a positive kernel size");
   EXPECT_THROW_MSG(conv2d(x, w3, randn(Shape{7}, gen())), ShapeError,
                    "conv2d: bias must have shape (8), got (7)");
-  EXPECT_THROW_MSG(conv2d(x, w3, Tensor(), {0}), ValueError, "conv2d: stride must be >= 1, got (0)");
+  EXPECT_THROW_MSG(conv2d(x, w3, Tensor(), {0}), ValueError,
+                   "conv2d: stride must be >= 1, got (0)");
   EXPECT_THROW_MSG(conv2d(x, w3, Tensor(), {1, 2, 3}), ValueError,
                    "conv2d: stride must have 1 or 2 values, got (1, 2, 3)");
   EXPECT_THROW_MSG(conv2d(x, w3, Tensor(), {1}, {-1, 0}), ValueError,
@@ -159,9 +176,9 @@ TEST(Conv, ChecksThrow) {
                    "conv2d: dilation must be >= 1, got (1, 0)");
   EXPECT_THROW_MSG(conv2d(x, w3, Tensor(), {1}, {0}, {1}, 0), ValueError,
                    "conv2d: groups must be positive, got 0");
-  EXPECT_THROW_MSG(conv2d(x, randn(Shape{8, 1, 3, 3}, gen()), Tensor(), {1}, {0}, {1}, 3),
-                   ValueError,
-                   "conv2d: out_channels 8 (weight shape (8, 1, 3, 3)) is not divisible by groups 3");
+  EXPECT_THROW_MSG(
+      conv2d(x, randn(Shape{8, 1, 3, 3}, gen()), Tensor(), {1}, {0}, {1}, 3), ValueError,
+      "conv2d: out_channels 8 (weight shape (8, 1, 3, 3)) is not divisible by groups 3");
   EXPECT_THROW_MSG(conv2d(x, randn(Shape{6, 1, 3, 3}, gen()), Tensor(), {1}, {0}, {1}, 2),
                    ShapeError, "conv2d: input has 3 channels but weight expects 2");
   EXPECT_THROW_MSG(conv2d(x, randn(Shape{2, 3, 6, 3}, gen())), ShapeError,
@@ -175,7 +192,8 @@ TEST(Conv, ChecksThrow) {
   EXPECT_THROW_MSG(conv_transpose2d(x, randn(Shape{4, 2, 3, 3}, gen())), ShapeError,
                    "conv_transpose2d: input has 3 channels but weight expects 4 (weight shape (4, "
                    "2, 3, 3), groups 1)");
-  EXPECT_THROW_MSG(conv_transpose2d(x, Tensor()), ValueError, "conv_transpose2d: weight is undefined");
+  EXPECT_THROW_MSG(conv_transpose2d(x, Tensor()), ValueError,
+                   "conv_transpose2d: weight is undefined");
   EXPECT_THROW_OP(conv_transpose2d(x.to(DType::i64), wt), DTypeError, "conv_transpose2d");
   EXPECT_THROW_MSG(conv_transpose2d(randn(Shape{5, 5}, gen()), wt), ShapeError,
                    "conv_transpose2d: input must be 4-D (N, C, H, W) or 3-D (C, H, W)");

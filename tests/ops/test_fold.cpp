@@ -21,7 +21,9 @@ Generator& gen() {
   static Generator g(31);
   return g;
 }
-float* fp(const Tensor& t) { return t.numel() ? t.data_ptr<float>() : nullptr; }
+float* fp(const Tensor& t) {
+  return t.numel() ? t.data_ptr<float>() : nullptr;
+}
 
 struct Window {
   int64_t N, C, H, W, kh, kw, dh, dw, ph, pw, sh, sw;
@@ -37,9 +39,20 @@ ops::cpu::FoldGeom geom(const Window& w) {
   auto blocks = [](int64_t n, int64_t k, int64_t d, int64_t p, int64_t s) {
     return (n + 2 * p - d * (k - 1) - 1) / s + 1;
   };
-  return {w.N,  w.C,  w.H,  w.W,  w.kh,
-          w.kw, w.dh, w.dw, w.ph, w.pw,
-          w.sh, w.sw, blocks(w.H, w.kh, w.dh, w.ph, w.sh), blocks(w.W, w.kw, w.dw, w.pw, w.sw)};
+  return {w.N,
+          w.C,
+          w.H,
+          w.W,
+          w.kh,
+          w.kw,
+          w.dh,
+          w.dw,
+          w.ph,
+          w.pw,
+          w.sh,
+          w.sw,
+          blocks(w.H, w.kh, w.dh, w.ph, w.sh),
+          blocks(w.W, w.kw, w.dw, w.pw, w.sw)};
 }
 
 TEST(Fold, KernelsMatchRefAndAreAdjoint) {
@@ -67,12 +80,13 @@ TEST(Fold, KernelsMatchRefAndAreAdjoint) {
 TEST(Fold, NonContiguousAndEmptyInputs) {
   Tensor base = randn(Shape{3, 2, 6, 7}, gen());
   Tensor x = base.permute(Dims{1, 0, 2, 3});
-  EXPECT_CLOSE(unfold(x, Shape{3}, Shape{1}, Shape{1}), unfold(x.contiguous(), Shape{3}, Shape{1}, Shape{1}),
-               0.0, 0.0);
+  EXPECT_CLOSE(unfold(x, Shape{3}, Shape{1}, Shape{1}),
+               unfold(x.contiguous(), Shape{3}, Shape{1}, Shape{1}), 0.0, 0.0);
   Tensor cbase = randn(Shape{20, 2, 16}, gen());
   Tensor c = cbase.transpose(0, 1);  // (2, 20, 16) non-contiguous
   EXPECT_CLOSE(fold(c, Shape{5, 8}, Shape{2}, Shape{1}, Shape{0}, Shape{1, 2}),
-               fold(c.contiguous(), Shape{5, 8}, Shape{2}, Shape{1}, Shape{0}, Shape{1, 2}), 0.0, 0.0);
+               fold(c.contiguous(), Shape{5, 8}, Shape{2}, Shape{1}, Shape{0}, Shape{1, 2}), 0.0,
+               0.0);
   Tensor e = zeros(Shape{0, 2, 5, 5}).requires_grad_(true);
   Tensor u = unfold(e, Shape{2});
   EXPECT_EQ(u.shape(), (Shape{0, 8, 16}));
@@ -99,7 +113,8 @@ TEST(Fold, ChecksThrow) {
   Tensor c = randn(Shape{2, 12, 16}, gen());  // C 3, kernel 2x2, 4x4 blocks of a 5x5 image
   EXPECT_NO_THROW(fold(c, Shape{5}, Shape{2}));
   EXPECT_THROW_OP(fold(Tensor(), Shape{5}, Shape{2}), ValueError, "fold");
-  EXPECT_THROW_OP(fold(zeros(Shape{2, 12, 16}, DType::i64), Shape{5}, Shape{2}), DTypeError, "fold");
+  EXPECT_THROW_OP(fold(zeros(Shape{2, 12, 16}, DType::i64), Shape{5}, Shape{2}), DTypeError,
+                  "fold");
   EXPECT_THROW_OP(fold(zeros(Shape{12, 16}), Shape{5}, Shape{2}), ShapeError, "fold");
   EXPECT_THROW_OP(fold(zeros(Shape{2, 0, 16}), Shape{5}, Shape{2}), ShapeError, "fold");
   EXPECT_THROW_OP(fold(c, Shape{5, 5, 5}, Shape{2}), ValueError, "fold");

@@ -35,31 +35,30 @@ struct Window {
   bool ceil_mode;
 };
 const Window kWindows[] = {
-    {3, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, false},    {2, 15, 17, 2, 2, 2, 2, 0, 0, 1, 1, false},
-    {5, 17, 15, 3, 3, 2, 2, 1, 1, 1, 1, true},   {1, 33, 1000, 3, 2, 1, 3, 1, 1, 1, 1, true},
-    {4, 9, 8, 3, 2, 2, 1, 1, 0, 2, 3, false},    {37, 7, 7, 7, 7, 1, 1, 3, 3, 1, 1, false},
-    {2, 4, 4, 2, 2, 3, 3, 1, 1, 1, 1, true},     {3, 1001, 3, 5, 1, 4, 1, 2, 0, 1, 1, true},
-    {2, 10, 11, 2, 3, 1, 1, 1, 1, 3, 2, false},  {2, 5, 1001, 2, 3, 2, 2, 0, 1, 1, 1, false},
-    {1, 3, 77, 3, 3, 1, 1, 1, 1, 1, 1, false},   {2, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1, false},
+    {3, 1, 1, 1, 1, 1, 1, 0, 0, 1, 1, false},   {2, 15, 17, 2, 2, 2, 2, 0, 0, 1, 1, false},
+    {5, 17, 15, 3, 3, 2, 2, 1, 1, 1, 1, true},  {1, 33, 1000, 3, 2, 1, 3, 1, 1, 1, 1, true},
+    {4, 9, 8, 3, 2, 2, 1, 1, 0, 2, 3, false},   {37, 7, 7, 7, 7, 1, 1, 3, 3, 1, 1, false},
+    {2, 4, 4, 2, 2, 3, 3, 1, 1, 1, 1, true},    {3, 1001, 3, 5, 1, 4, 1, 2, 0, 1, 1, true},
+    {2, 10, 11, 2, 3, 1, 1, 1, 1, 3, 2, false}, {2, 5, 1001, 2, 3, 2, 2, 0, 1, 1, 1, false},
+    {1, 3, 77, 3, 3, 1, 1, 1, 1, 1, 1, false},  {2, 28, 28, 2, 2, 2, 2, 0, 0, 1, 1, false},
     {1, 6, 40, 3, 3, 2, 2, 1, 1, 1, 2, true},
 };
 
 std::string name(const Window& w) {
   return "P " + std::to_string(w.P) + " HxW " + std::to_string(w.H) + "x" + std::to_string(w.W) +
-         " k " + std::to_string(w.kh) + "x" + std::to_string(w.kw) + " s " +
-         std::to_string(w.sh) + "x" + std::to_string(w.sw) + " p " + std::to_string(w.ph) + "x" +
-         std::to_string(w.pw) + " d " + std::to_string(w.dh) + "x" + std::to_string(w.dw) +
-         (w.ceil_mode ? " ceil" : "");
+         " k " + std::to_string(w.kh) + "x" + std::to_string(w.kw) + " s " + std::to_string(w.sh) +
+         "x" + std::to_string(w.sw) + " p " + std::to_string(w.ph) + "x" + std::to_string(w.pw) +
+         " d " + std::to_string(w.dh) + "x" + std::to_string(w.dw) + (w.ceil_mode ? " ceil" : "");
 }
 
 // The geometry as the op computes it (its output shape gives Ho, Wo).
 Pool2dGeom geom(const Window& w, bool avg) {
   const Shape k{w.kh, w.kw}, s{w.sh, w.sw}, pad{w.ph, w.pw};
-  Tensor y = avg ? avg_pool2d(zeros(Shape{1, 1, w.H, w.W}), k, s, pad, w.ceil_mode)
-                 : max_pool2d(zeros(Shape{1, 1, w.H, w.W}), k, s, pad, Shape{w.dh, w.dw},
-                              w.ceil_mode);
-  return {w.P,  w.H,  w.W,  y.shape()[2], y.shape()[3],       w.kh, w.kw, w.sh, w.sw,
-          w.ph, w.pw, avg ? 1 : w.dh, avg ? 1 : w.dw};
+  Tensor y =
+      avg ? avg_pool2d(zeros(Shape{1, 1, w.H, w.W}), k, s, pad, w.ceil_mode)
+          : max_pool2d(zeros(Shape{1, 1, w.H, w.W}), k, s, pad, Shape{w.dh, w.dw}, w.ceil_mode);
+  return {w.P,  w.H,  w.W,  y.shape()[2], y.shape()[3],   w.kh,          w.kw,
+          w.sh, w.sw, w.ph, w.pw,         avg ? 1 : w.dh, avg ? 1 : w.dw};
 }
 
 TEST(Pool, MaxPoolKernelsMatchRef) {
@@ -100,21 +99,21 @@ TEST(Pool, AvgPoolKernelsMatchRef) {
       Tensor gy = randn(y.shape(), gen());
       Tensor dx = full(x.shape(), 7.0), dxr = full(x.shape(), 7.0);
       ops::cpu::avg_pool2d_backward({p<float>(gy), p<float>(dx), g, include_pad, divisor});
-      ops::cpu::avg_pool2d_backward_ref<float>({p<float>(gy), p<float>(dxr), g, include_pad,
-                                                divisor});
+      ops::cpu::avg_pool2d_backward_ref<float>(
+          {p<float>(gy), p<float>(dxr), g, include_pad, divisor});
       EXPECT_CLOSE(dx, dxr, 1e-6, 1e-5);
     }
   }
 }
 
 TEST(Pool, AdaptiveKernelsMatchRef) {
-  const int64_t sizes[][5] = {{3, 7, 7, 1, 1},  {2, 14, 15, 5, 3}, {2, 5, 7, 7, 9},
+  const int64_t sizes[][5] = {{3, 7, 7, 1, 1},  {2, 14, 15, 5, 3},  {2, 5, 7, 7, 9},
                               {1, 1, 1, 1, 1},  {4, 1000, 3, 3, 1}, {2, 17, 33, 16, 17},
-                              {3, 6, 5, 6, 5},  {37, 7, 7, 1, 1},  {40, 1, 1, 1, 1},
+                              {3, 6, 5, 6, 5},  {37, 7, 7, 1, 1},   {40, 1, 1, 1, 1},
                               {33, 4, 5, 1, 1}, {19, 17, 3, 1, 1}};
   for (const auto& s : sizes) {
-    const ops::cpu::AdaptiveAvgPool2dArgs<float> shape{nullptr, nullptr, s[0], s[1], s[2], s[3],
-                                                       s[4]};
+    const ops::cpu::AdaptiveAvgPool2dArgs<float> shape{nullptr, nullptr, s[0], s[1],
+                                                       s[2],    s[3],    s[4]};
     SCOPED_TRACE("P " + std::to_string(s[0]) + " " + std::to_string(s[1]) + "x" +
                  std::to_string(s[2]) + " -> " + std::to_string(s[3]) + "x" + std::to_string(s[4]));
     Tensor x = randn(Shape{s[0], s[1], s[2]}, gen());
@@ -156,14 +155,14 @@ TEST(Pool, NonContiguousAndEmptyInputs) {
   Tensor base = randn(Shape{3, 2, 9, 11}, gen());
   Tensor x = base.permute(Dims{1, 0, 2, 3});  // (2, 3, 9, 11), non-contiguous
   const Tensor xc = x.contiguous();
-  EXPECT_CLOSE(max_pool2d(x, Shape{3}, Shape{2}, Shape{1}), max_pool2d(xc, Shape{3}, Shape{2}, Shape{1}),
-               0.0, 0.0);
+  EXPECT_CLOSE(max_pool2d(x, Shape{3}, Shape{2}, Shape{1}),
+               max_pool2d(xc, Shape{3}, Shape{2}, Shape{1}), 0.0, 0.0);
   EXPECT_CLOSE(avg_pool2d(x, Shape{2, 3}), avg_pool2d(xc, Shape{2, 3}), 0.0, 0.0);
   EXPECT_CLOSE(adaptive_avg_pool2d(x, Shape{4, 5}), adaptive_avg_pool2d(xc, Shape{4, 5}), 0.0, 0.0);
   for (int op = 0; op < 3; ++op) {
     SCOPED_TRACE("op " + std::to_string(op));
     Tensor e = zeros(Shape{0, 3, 6, 6}).requires_grad_(true);
-    Tensor y = op == 0 ? max_pool2d(e, Shape{2})
+    Tensor y = op == 0   ? max_pool2d(e, Shape{2})
                : op == 1 ? avg_pool2d(e, Shape{2})
                          : adaptive_avg_pool2d(e, Shape{3});
     EXPECT_EQ(y.shape(), (Shape{0, 3, 3, 3}));

@@ -22,15 +22,17 @@ Generator& gen() {
   static Generator g(29);
   return g;
 }
-float* fp(const Tensor& t) { return t.numel() ? t.data_ptr<float>() : nullptr; }
+float* fp(const Tensor& t) {
+  return t.numel() ? t.data_ptr<float>() : nullptr;
+}
 
 struct Geometry {
   int64_t P, H, W, Ho, Wo;
   double scale_h, scale_w;
 };
 const Geometry kGeometries[] = {
-    {3, 5, 7, 10, 14, 0, 0},     {2, 5, 7, 9, 5, 0, 0},    {2, 9, 11, 4, 6, 0, 0},
-    {1, 1, 1, 3, 17, 0, 0},      {2, 4, 6, 4, 13, 0, 0},   {2, 5, 6, 8, 15, 1.7, 2.5},
+    {3, 5, 7, 10, 14, 0, 0},     {2, 5, 7, 9, 5, 0, 0},       {2, 9, 11, 4, 6, 0, 0},
+    {1, 1, 1, 3, 17, 0, 0},      {2, 4, 6, 4, 13, 0, 0},      {2, 5, 6, 8, 15, 1.7, 2.5},
     {3, 9, 10, 5, 4, 0.6, 0.45}, {1, 3, 1000, 7, 1001, 0, 0}, {5, 16, 16, 32, 32, 2.0, 2.0},
     {2, 7, 3, 1, 1, 0, 0},
 };
@@ -45,8 +47,8 @@ TEST(Upsample, KernelsMatchRef) {
       Tensor x = randn(Shape{s.P, s.H, s.W}, gen());
       Tensor y = empty(Shape{s.P, s.Ho, s.Wo}), yr = empty(y.shape());
       auto args = [&s, mode](const Tensor& in, const Tensor& out) {
-        return ops::cpu::UpsampleArgs<float>{fp(in), fp(out),   s.P,       s.H,      s.W,
-                                             s.Ho,   s.Wo,      s.scale_h, s.scale_w, mode == 2};
+        return ops::cpu::UpsampleArgs<float>{fp(in), fp(out), s.P,       s.H,       s.W,
+                                             s.Ho,   s.Wo,    s.scale_h, s.scale_w, mode == 2};
       };
       Tensor g = randn(y.shape(), gen());
       Tensor dx = full(x.shape(), 7.0), dxr = full(x.shape(), 7.0);
@@ -71,8 +73,8 @@ TEST(Upsample, PyTorchIndexFormulas) {
   // (1, 1, 1, 3) row [0, 1, 2] -> width 5.
   Tensor x = from_vector<float>({0, 1, 2}, Shape{1, 1, 1, 3});
   // nearest: floor(o * 3 / 5) = 0 0 1 1 2
-  EXPECT_CLOSE(upsample_nearest2d(x, Shape{1, 5}), from_vector<float>({0, 0, 1, 1, 2}, Shape{1, 1, 1, 5}),
-               0.0, 0.0);
+  EXPECT_CLOSE(upsample_nearest2d(x, Shape{1, 5}),
+               from_vector<float>({0, 0, 1, 1, 2}, Shape{1, 1, 1, 5}), 0.0, 0.0);
   // align_corners: o * 2 / 4 = 0 0.5 1 1.5 2
   EXPECT_CLOSE(upsample_bilinear2d(x, Shape{1, 5}, true),
                from_vector<float>({0, 0.5, 1, 1.5, 2}, Shape{1, 1, 1, 5}), 1e-7, 0.0);
@@ -94,7 +96,8 @@ TEST(Upsample, NonContiguousAndEmptyInputs) {
                upsample_bilinear2d(xc, Shape{7, 13}, false), 0.0, 0.0);
   for (int mode = 0; mode < 2; ++mode) {
     Tensor e = zeros(Shape{0, 2, 4, 4}).requires_grad_(true);
-    Tensor y = mode == 0 ? upsample_nearest2d(e, {}, {2.0}) : upsample_bilinear2d(e, {}, true, {2.0});
+    Tensor y =
+        mode == 0 ? upsample_nearest2d(e, {}, {2.0}) : upsample_bilinear2d(e, {}, true, {2.0});
     EXPECT_EQ(y.shape(), (Shape{0, 2, 8, 8}));
     autograd::backward({y}, {zeros(y.shape())});
     EXPECT_EQ(e.grad().shape(), e.shape());

@@ -66,7 +66,7 @@ expect_error "truncated checkpoint" "safetensors" eval --model "$work/truncated.
 printf 'In the beginning God created the heaven and the earth.\n%.0s' $(seq 1 200) > "$work/text.txt"
 "$bin" train gpt --data "$work/text.txt" --preset tiny --steps 1 --batch 2 --eval-windows 1 --out "$work/gpt" --no-progress > /dev/null ||
   { echo "FAIL: a tiny gpt run failed"; failures=$((failures + 1)); }
-expect_error "a checkpoint that is not a classifier" "model type 'gpt' is not a text classifier" eval --model "$work/gpt/checkpoint.safetensors" --data "$fx/toy_valid.tsv"
+expect_error "a GPT without a prompt template" "a GPT classifies by prompting" eval --model "$work/gpt/checkpoint.safetensors" --data "$fx/toy_valid.tsv"
 expect_error "unknown label in the data" "unknown_label.tsv:1: unknown label 'pos'" eval --model "$ck" --data "$fx/unknown_label.tsv"
 expect_error "empty data" "no examples" eval --model "$ck" --data "$fx/empty.tsv"
 expect_error "empty label in the data" "empty_label.tsv:3: empty label" eval --majority "$fx/toy_train.tsv" --data "$fx/empty_label.tsv"

@@ -30,8 +30,8 @@ Dispatch dispatch_pool(const std::string& op, const Json& a, const TensorList& i
   if (op == "upsample_nearest2d")
     return TensorList{upsample_nearest2d(in[0], shape_or("size", {}), scales())};
   if (op == "upsample_bilinear2d")
-    return TensorList{upsample_bilinear2d(in[0], shape_or("size", {}),
-                                          a["align_corners"].get<bool>(), scales())};
+    return TensorList{
+        upsample_bilinear2d(in[0], shape_or("size", {}), a["align_corners"].get<bool>(), scales())};
   if (op == "unfold")
     return TensorList{unfold(in[0], to_shape(a["kernel_size"]), shape_or("dilation", {1}),
                              shape_or("padding", {0}), shape_or("stride", {1}))};

@@ -1,5 +1,5 @@
 """PyTorch side of bench/ops: times the same op cases and prints one JSON line per case.
-Called by the bench executable: bench_torch_ops.py THREADS REPEATS CASE_JSON..."""
+Called by the bench executable: bench_torch_ops.py THREADS REPEATS [--clock=cpu] CASE_JSON..."""
 import json
 import sys
 import time
@@ -8,14 +8,14 @@ import torch
 import torch.nn.functional as F
 
 
-def timeit(fn, repeats):
+def timeit(fn, repeats, clock=time.perf_counter):
     for _ in range(5):  # PyTorch reaches its steady state only after a few calls
         fn()
     ts = []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        ts.append(time.perf_counter() - t0)
+        ts.append(clock() - t0)
     ts.sort()
     return ts[len(ts) // 2]
 
@@ -88,9 +88,13 @@ def make(case):
 def main():
     torch.set_num_threads(int(sys.argv[1]))
     repeats = int(sys.argv[2])
+    # --clock=cpu: process CPU time (all threads), as bench/ops --clock cpu
+    clock = time.process_time if "--clock=cpu" in sys.argv[3:] else time.perf_counter
     for arg in sys.argv[3:]:
+        if arg.startswith("--"):
+            continue
         case = json.loads(arg)
-        sec = timeit(make(case), repeats)
+        sec = timeit(make(case), repeats, clock)
         print(json.dumps({"name": case["name"], "seconds": sec}), flush=True)
 
 

@@ -12,11 +12,32 @@
 #include "ops/conv.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/vec.h"
 
 namespace cf::ops::cpu {
 namespace {
 
-inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+constexpr int kW = VecF::kWidth;
+
+// dst[0, n) = src[0, n) and dst[0, n) += src[0, n) for the short rows of im2col / col2im (a 14x14
+// output has rows of 14): whole vectors and one masked tail, no call and no scalar loop.
+inline void copy_row(const float* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) VecF::load(src + i).store(dst + i);
+  if (i < n) VecF::load(src + i, static_cast<int>(n - i)).store(dst + i, static_cast<int>(n - i));
+}
+inline void add_row(const float* src, float* dst, int64_t n) {
+  int64_t i = 0;
+  for (; i + kW <= n; i += kW) (VecF::load(dst + i) + VecF::load(src + i)).store(dst + i);
+  if (i < n) {
+    const int k = static_cast<int>(n - i);
+    (VecF::load(dst + i, k) + VecF::load(src + i, k)).store(dst + i, k);
+  }
+}
+
+inline int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 // The outputs ow whose input column ow SW + off lies in [0, W): [lo, hi).
 struct Span {
@@ -35,7 +56,9 @@ bool is_pointwise(const Conv2dGeometry& g) {
 // Depthwise convs (and channel multipliers): each output channel reads one input channel of its
 // own group. A single-channel input with G = 1 (a first layer) goes through im2col + GEMM: the
 // GEMM shares each patch among all output channels (measured in docs/notes/conv.md).
-bool is_direct(const Conv2dGeometry& g) { return g.C == g.G && g.G > 1; }
+bool is_direct(const Conv2dGeometry& g) {
+  return g.C == g.G && g.G > 1;
+}
 
 // Per-thread scratch of the image loops (sized on first use).
 struct Scratch {
@@ -125,8 +148,7 @@ void im2col(const float* x, const Conv2dGeometry& g, const Padded& p, float* xp,
           const float* src = xp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
           float* dst = row + oh * g.OW;
           if (g.SW == 1) {
-#pragma omp simd
-            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow];
+            copy_row(src, dst, g.OW);
           } else {
             for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] = src[ow * g.SW];
           }
@@ -148,8 +170,7 @@ void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* 
           float* dst = dxp + (oh * g.SH + i * g.DH) * p.Wp + j * g.DW;
           const float* src = row + oh * g.OW;
           if (g.SW == 1) {
-#pragma omp simd
-            for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow] += src[ow];
+            add_row(src, dst, g.OW);
           } else {
             for (int64_t ow = 0; ow < g.OW; ++ow) dst[ow * g.SW] += src[ow];
           }
@@ -214,8 +235,8 @@ void direct_input_plane(const float* dy, const float* w, const Conv2dGeometry& g
 }
 
 // dw (KH, KW) += the correlation of dy (OH, OW) with the padded plane xp; ext: dy at pitch Wp.
-void direct_weight_plane(const float* xp, const float* dy, const Conv2dGeometry& g,
-                         const Padded& p, float* ext, float* dw) {
+void direct_weight_plane(const float* xp, const float* dy, const Conv2dGeometry& g, const Padded& p,
+                         float* ext, float* dw) {
   if (p.unit) {
     pitch_plane(dy, g, p, ext);
     for (int64_t i = 0; i < g.KH; ++i)
@@ -298,8 +319,8 @@ void direct_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
                  for (int64_t n = 0; n < g.N; ++n) {
                    pad_plane(a.x + (n * g.C + c) * HW, g, p, s.pad.data());
                    for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
-                     direct_weight_plane(s.pad.data(), a.dy + (n * g.O + o) * L, g, p,
-                                         s.col.data(), a.dw + o * KK);
+                     direct_weight_plane(s.pad.data(), a.dy + (n * g.O + o) * L, g, p, s.col.data(),
+                                         a.dw + o * KK);
                  }
                }
              });
@@ -342,7 +363,7 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
   auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
-                                                         Scratch& s) {
+                                                        Scratch& s) {
     if (!pointwise) {
       s.col.resize(K * L);
       s.pad.resize(p.Hp * p.Wp, 0.0f);
@@ -352,8 +373,8 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
         const float* xg = a.x + (n * g.C + grp * Cg) * HW;
         if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
         float* yg = a.y + (n * g.O + grp * Og) * L;
-        gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : s.col.data(),
-             L, 0.0f, yg, L);
+        gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : s.col.data(), L,
+             0.0f, yg, L);
         if (!a.b) continue;
         for (int64_t o = 0; o < Og; ++o) {
           const float bv = a.b[grp * Og + o];
@@ -385,7 +406,7 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
   auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
-                                                         Scratch& s) {
+                                                        Scratch& s) {
     if (!pointwise) {
       s.col.resize(K * L);
       s.pad.resize(p.Hp * p.Wp);
@@ -433,8 +454,8 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
   // Chunk 0 accumulates into dw itself, the others into their own partial sums, added in order.
   const int64_t chunks = image_chunks(g.N, 2 * omp_get_max_threads()), total = g.O * K;
   std::vector<float> partial(std::max<int64_t>(0, chunks - 1) * total);
-  auto body = [&a, &g, &p, &partial, Cg, Og, K, L, HW, total, pointwise](
-                  int64_t ck, int64_t n0, int64_t n1, Scratch& s) {
+  auto body = [&a, &g, &p, &partial, Cg, Og, K, L, HW, total, pointwise](int64_t ck, int64_t n0,
+                                                                         int64_t n1, Scratch& s) {
     float* dw = ck == 0 ? a.dw : partial.data() + (ck - 1) * total;
     if (!pointwise) {
       s.col.resize(K * L);

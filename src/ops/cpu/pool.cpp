@@ -56,8 +56,8 @@ inline AvgWindow avg_window(const Pool2dGeom& g, int64_t oh, int64_t ow, bool co
   h1 = std::min(h1, g.H);
   w1 = std::min(w1, g.W);
   const int64_t n = std::max<int64_t>(h1 - h0, 0) * std::max<int64_t>(w1 - w0, 0);
-  const double d = divisor ? static_cast<double>(divisor)
-                           : static_cast<double>(count_include_pad ? pool : n);
+  const double d =
+      divisor ? static_cast<double>(divisor) : static_cast<double>(count_include_pad ? pool : n);
   return {h0, std::max(h0, h1), w0, std::max(w0, w1), d};
 }
 
@@ -74,7 +74,9 @@ inline Interior interior(const Pool2dGeom& g) {
 }
 
 // adaptive_avg_pool2d's bounds: [floor(o in / out), ceil((o + 1) in / out)).
-inline int64_t start_index(int64_t o, int64_t in, int64_t out) { return (o * in) / out; }
+inline int64_t start_index(int64_t o, int64_t in, int64_t out) {
+  return (o * in) / out;
+}
 inline int64_t end_index(int64_t o, int64_t in, int64_t out) {
   return ((o + 1) * in + out - 1) / out;
 }
@@ -96,7 +98,6 @@ inline Bounds adaptive_bounds(int64_t H, int64_t W, int64_t Ho, int64_t Wo) {
   }
   return b;
 }
-
 
 // ---------------------------------------------------------------- interior runs
 // A run of interior output cells [lo, hi) of one output row: every window column is inside the
@@ -136,8 +137,8 @@ void max_run_loops(const float* x, const Pool2dGeom& g, int64_t h0, Range ri, in
     }
 }
 
-void avg_run_loops(const float* x, const Pool2dGeom& g, const AvgWindow& w, int64_t lo,
-                   int64_t hi, float* yr) {
+void avg_run_loops(const float* x, const Pool2dGeom& g, const AvgWindow& w, int64_t lo, int64_t hi,
+                   float* yr) {
   const int64_t sw = g.sw;
   for (int64_t ow = lo; ow < hi; ++ow) yr[ow] = 0.0f;
   for (int64_t ih = w.h0; ih < w.h1; ++ih)
@@ -152,8 +153,8 @@ void avg_run_loops(const float* x, const Pool2dGeom& g, const AvgWindow& w, int6
 }
 
 // Within one (ih, j) pass the cells ow hit distinct inputs base + ow sw.
-void avg_backward_run_loops(const float* gr, const Pool2dGeom& g, const AvgWindow& w,
-                            int64_t lo, int64_t hi, float* dx) {
+void avg_backward_run_loops(const float* gr, const Pool2dGeom& g, const AvgWindow& w, int64_t lo,
+                            int64_t hi, float* dx) {
   const int64_t sw = g.sw;
   const float d = static_cast<float>(w.divisor);
   for (int64_t ih = w.h0; ih < w.h1; ++ih)
@@ -166,15 +167,17 @@ void avg_backward_run_loops(const float* gr, const Pool2dGeom& g, const AvgWindo
 
 #if defined(__AVX512F__)
 
-inline __mmask16 lanes_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
+inline __mmask16 lanes_mask(int n) {
+  return static_cast<__mmask16>((1u << n) - 1u);
+}
 
 // v[l] = p[l s] for l < n (s is 1 or 2); reads only p[0 .. (n - 1) s].
 inline __m512 load_strided(const float* p, int64_t s, int n) {
   if (s == 1) return _mm512_maskz_loadu_ps(lanes_mask(n), p);
   const int e = 2 * n - 1;
   const __m512 lo = _mm512_maskz_loadu_ps(lanes_mask(std::min(e, 16)), p);
-  const __m512 hi = e > 16 ? _mm512_maskz_loadu_ps(lanes_mask(e - 16), p + 16)
-                           : _mm512_setzero_ps();
+  const __m512 hi =
+      e > 16 ? _mm512_maskz_loadu_ps(lanes_mask(e - 16), p + 16) : _mm512_setzero_ps();
   const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
   return _mm512_permutex2var_ps(lo, even, hi);
 }
@@ -193,12 +196,13 @@ inline void add_strided(float* p, int64_t s, int n, __m512 v) {
   const __m512i hi_idx =
       _mm512_set_epi32(16, 15, 16, 14, 16, 13, 16, 12, 16, 11, 16, 10, 16, 9, 16, 8);
   const __mmask16 m0 = lanes_mask(std::min(e, 16));
-  _mm512_mask_storeu_ps(p, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p),
-                                             _mm512_permutex2var_ps(v, lo_idx, zero)));
+  _mm512_mask_storeu_ps(
+      p, m0, _mm512_add_ps(_mm512_maskz_loadu_ps(m0, p), _mm512_permutex2var_ps(v, lo_idx, zero)));
   if (e > 16) {
     const __mmask16 m1 = lanes_mask(e - 16);
-    _mm512_mask_storeu_ps(p + 16, m1, _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16),
-                                                    _mm512_permutex2var_ps(v, hi_idx, zero)));
+    _mm512_mask_storeu_ps(
+        p + 16, m1,
+        _mm512_add_ps(_mm512_maskz_loadu_ps(m1, p + 16), _mm512_permutex2var_ps(v, hi_idx, zero)));
   }
 }
 
@@ -210,9 +214,9 @@ void max_run(const float* x, const Pool2dGeom& g, int64_t h0, Range ri, int64_t 
              float* yr, int64_t* ir) {
   if (!vector_runs(g)) return max_run_loops(x, g, h0, ri, lo, hi, yr, ir);
   const int64_t sw = g.sw;
-  const __m512i lane_s = _mm512_mullo_epi32(
-      _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-      _mm512_set1_epi32(static_cast<int>(sw)));
+  const __m512i lane_s =
+      _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                         _mm512_set1_epi32(static_cast<int>(sw)));
   for (int64_t ow = lo; ow < hi; ow += 16) {
     const int n = static_cast<int>(std::min<int64_t>(16, hi - ow));
     __m512 m = _mm512_setzero_ps();
@@ -270,7 +274,8 @@ void avg_backward_run(const float* gr, const Pool2dGeom& g, const AvgWindow& w, 
     const int n = static_cast<int>(std::min<int64_t>(16, hi - ow));
     const __m512 v = _mm512_div_ps(_mm512_maskz_loadu_ps(lanes_mask(n), gr + ow), d);
     for (int64_t ih = w.h0; ih < w.h1; ++ih)
-      for (int64_t j = 0; j < g.kw; ++j) add_strided(dx + (ih * g.W - g.pw + j + ow * g.sw), g.sw, n, v);
+      for (int64_t j = 0; j < g.kw; ++j)
+        add_strided(dx + (ih * g.W - g.pw + j + ow * g.sw), g.sw, n, v);
   }
 }
 
@@ -564,7 +569,8 @@ void adaptive_avg_pool2d_backward_ref(const AdaptiveAvgPool2dArgs<T>& a) {
       for (int64_t ow = 0; ow < a.Wo; ++ow) {
         const int64_t h0 = start_index(oh, a.H, a.Ho), h1 = end_index(oh, a.H, a.Ho);
         const int64_t w0 = start_index(ow, a.W, a.Wo), w1 = end_index(ow, a.W, a.Wo);
-        const double v = a.x[(p * a.Ho + oh) * a.Wo + ow] / static_cast<double>((h1 - h0) * (w1 - w0));
+        const double v =
+            a.x[(p * a.Ho + oh) * a.Wo + ow] / static_cast<double>((h1 - h0) * (w1 - w0));
         for (int64_t ih = h0; ih < h1; ++ih)
           for (int64_t iw = w0; iw < w1; ++iw) {
             T& d = a.y[(p * a.H + ih) * a.W + iw];

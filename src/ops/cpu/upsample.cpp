@@ -1,7 +1,8 @@
 // Resampling kernels. The source indices and weights of every output row and column are computed
 // once per call with PyTorch's formulas (float for f32, double for f64, as PyTorch's opmath);
 // OpenMP over the P planes (each plane belongs to one thread, so the backward scatters need no
-// atomics). The _ref kernels are plain loops with double accumulation.
+// atomics). Bilinear forward is separable: input rows interpolated along w once, then blended.
+// The _ref kernels are plain loops with double accumulation.
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -143,24 +144,52 @@ void upsample_nearest2d_backward_ref(const UpsampleArgs<T>& a) {
 
 // ---------------------------------------------------------------- bilinear
 
+// Separable: each needed input row is interpolated along w once (t = w0 x[c0] + w1 x[c1]),
+// then output rows blend two of them (h0 t0 + h1 t1): the same products PyTorch forms.
 void upsample_bilinear2d_forward(const UpsampleArgs<float>& a) {
   const Linear<float> th = linear_indices<float>(a.H, a.Ho, a.align_corners, a.scale_h);
   const Linear<float> tw = linear_indices<float>(a.W, a.Wo, a.align_corners, a.scale_w);
-  for_planes(a.P, a.Ho * a.Wo, [&a, &th, &tw](int64_t p) {
-    const float* x = a.x + p * a.H * a.W;
-    float* y = a.y + p * a.Ho * a.Wo;
-    for (int64_t oh = 0; oh < a.Ho; ++oh) {
-      const float* r0 = x + th.i0[oh] * a.W;
-      const float* r1 = x + th.i1[oh] * a.W;
-      const float h0 = th.l0[oh], h1 = th.l1[oh];
-      float* yr = y + oh * a.Wo;
-      for (int64_t ow = 0; ow < a.Wo; ++ow) {
-        const int64_t c0 = tw.i0[ow], c1 = tw.i1[ow];
-        const float w0 = tw.l0[ow], w1 = tw.l1[ow];
-        yr[ow] = h0 * (w0 * r0[c0] + w1 * r0[c1]) + h1 * (w0 * r1[c0] + w1 * r1[c1]);
-      }
-    }
-  });
+  const int64_t Wo = a.Wo;
+  const int64_t* c0 = tw.i0.data();
+  const int64_t* c1 = tw.i1.data();
+  const float* w0 = tw.l0.data();
+  const float* w1 = tw.l1.data();
+  parallel_for(0, a.P, std::max<int64_t>(1, kGrainSize / std::max<int64_t>(1, a.Ho * Wo)),
+               [&a, &th, Wo, c0, c1, w0, w1](int64_t b, int64_t e) {
+                 // Two cached horizontally interpolated rows, keyed by input row.
+                 std::vector<float> buf(2 * Wo);
+                 float* rows[2] = {buf.data(), buf.data() + Wo};
+                 int64_t keys[2];
+                 for (int64_t p = b; p < e; ++p) {
+                   const float* x = a.x + p * a.H * a.W;
+                   float* y = a.y + p * a.Ho * Wo;
+                   keys[0] = keys[1] = -1;
+                   auto row = [&rows, &keys, x, &a, Wo, c0, c1, w0, w1](int64_t ih,
+                                                                        int slot) -> const float* {
+                     if (keys[0] == ih) return rows[0];
+                     if (keys[1] == ih) return rows[1];
+                     float* t = rows[slot];
+                     const float* r = x + ih * a.W;
+#pragma omp simd
+                     for (int64_t ow = 0; ow < Wo; ++ow)
+                       t[ow] = w0[ow] * r[c0[ow]] + w1[ow] * r[c1[ow]];
+                     keys[slot] = ih;
+                     return t;
+                   };
+                   for (int64_t oh = 0; oh < a.Ho; ++oh) {
+                     // Slots: keep whichever cached row the other index still uses.
+                     const int64_t i0 = th.i0[oh], i1 = th.i1[oh];
+                     const int s0 = keys[1] == i1 ? 0 : 1;
+                     const float* t0 = row(i0, s0);
+                     const int s1 = keys[0] == i0 ? 1 : 0;
+                     const float* t1 = row(i1, s1);
+                     const float h0 = th.l0[oh], h1 = th.l1[oh];
+                     float* yr = y + oh * Wo;
+#pragma omp simd
+                     for (int64_t ow = 0; ow < Wo; ++ow) yr[ow] = h0 * t0[ow] + h1 * t1[ow];
+                   }
+                 }
+               });
 }
 
 template <class T>
@@ -171,11 +200,10 @@ void upsample_bilinear2d_forward_ref(const UpsampleArgs<T>& a) {
     for (int64_t oh = 0; oh < a.Ho; ++oh)
       for (int64_t ow = 0; ow < a.Wo; ++ow) {
         auto at = [&a, p](int64_t h, int64_t w) -> double { return a.x[(p * a.H + h) * a.W + w]; };
-        const double v =
-            double(th.l0[oh]) * (double(tw.l0[ow]) * at(th.i0[oh], tw.i0[ow]) +
-                                 double(tw.l1[ow]) * at(th.i0[oh], tw.i1[ow])) +
-            double(th.l1[oh]) * (double(tw.l0[ow]) * at(th.i1[oh], tw.i0[ow]) +
-                                 double(tw.l1[ow]) * at(th.i1[oh], tw.i1[ow]));
+        const double v = double(th.l0[oh]) * (double(tw.l0[ow]) * at(th.i0[oh], tw.i0[ow]) +
+                                              double(tw.l1[ow]) * at(th.i0[oh], tw.i1[ow])) +
+                         double(th.l1[oh]) * (double(tw.l0[ow]) * at(th.i1[oh], tw.i0[ow]) +
+                                              double(tw.l1[ow]) * at(th.i1[oh], tw.i1[ow]));
         a.y[(p * a.Ho + oh) * a.Wo + ow] = static_cast<T>(v);
       }
 }
