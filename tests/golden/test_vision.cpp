@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
 
 #include "cformer/cformer.h"
 #include "cformer/io.h"
@@ -91,12 +92,34 @@ void check_adamw(const std::string& type) {
     opt.step();
     EXPECT_NEAR(loss.item(), want[s], 5e-5 * (s + 1)) << "step " << s;
   }
+  // A conv bias that feeds a training-mode BatchNorm has a gradient of exactly zero (the norm
+  // subtracts the batch mean), so Adam's normalized update of its rounding noise is arbitrary:
+  // up to lr per step either way, in cformer and in torch alike. Such a bias, and the running
+  // mean of the BatchNorm it feeds (the bias shifts it), are only bounded: |ours - torch| <=
+  // 2 * 3 steps * lr. Every other tensor must match.
+  const auto grads = g.prefixed("grad.");
+  std::set<std::string> zero_grad_bias, shifted_mean;
+  for (const auto& [name, p] : model->named_parameters()) {
+    Tensor gw = VisionGolden::find(grads, name);
+    ASSERT_TRUE(gw.defined());
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".bias") == 0 &&
+        max(abs(gw)).item() < 1e-7) {
+      zero_grad_bias.insert(name);
+      // "<seq>.<k>.bias" feeds the BatchNorm "<seq>.<k+1>".
+      const std::string stem = name.substr(0, name.size() - 5);
+      const size_t dot = stem.rfind('.');
+      const std::string next = stem.substr(0, dot + 1) + std::to_string(std::stoi(stem.substr(dot + 1)) + 1);
+      shifted_mean.insert(next + ".running_mean");
+    }
+  }
   const auto after = g.prefixed("after.");
   for (const auto& [name, t] : model->state_dict()) {
     SCOPED_TRACE(name);
     Tensor w = VisionGolden::find(after, name);
     ASSERT_TRUE(w.defined());
-    if (t.dtype() == DType::i64) {
+    if (zero_grad_bias.count(name) || shifted_mean.count(name)) {
+      EXPECT_LE(max(abs(sub(t, w))).item(), 2 * 3 * 1e-2 * (1 + 1e-6));
+    } else if (t.dtype() == DType::i64) {
       EXPECT_EQ(t.item(), w.item());
     } else if (name.size() > 13 && name.compare(name.size() - 13, 13, "attn.qkv.bias") == 0) {
       // The key bias has a gradient of exactly zero (softmax ignores a per-row constant), so

@@ -305,26 +305,38 @@ def perturb(model):
                 b.fill_(3)
 
 
+def f32(t):
+    """A float64 reference tensor as the float32 (or integer) array the C++ test compares."""
+    a = t.detach().numpy()
+    return (a.astype(np.float32) if a.dtype == np.float64 else a).copy()
+
+
 def write_model(out_dir, name, model, cfg, x, y):
     perturb(model)
     init = [("init." + n, t.detach().numpy().copy()) for n, t in model.state_dict().items()]
     tensors = [("x", x.numpy()), ("y", y.numpy())] + init
+    # The reference runs in float64 (from the float32 initial values and input, converted
+    # exactly) and is stored as float32: torch 1.13's float32 CPU backward of these ViTAE shapes
+    # is not deterministic (a second identical run returns NaN gradients in 45 tensors), its
+    # float64 backward is.
+    model.double()
+    x = x.double()
     model.train()
     logits = model(x)
     loss = F.cross_entropy(logits, y, label_smoothing=0.1)
     loss.backward()
-    tensors += [("logits", logits.detach().numpy()), ("loss", loss.detach().numpy())]
-    tensors += [("grad." + n, p.grad.numpy().copy()) for n, p in model.named_parameters()]
-    tensors += [("buffers." + n, b.numpy().copy()) for n, b in model.named_buffers()]
+    tensors += [("logits", f32(logits)), ("loss", f32(loss))]
+    tensors += [("grad." + n, f32(p.grad)) for n, p in model.named_parameters()]
+    tensors += [("buffers." + n, f32(b)) for n, b in model.named_buffers()]
     model.eval()
     with torch.no_grad():
-        tensors.append(("logits_eval", model(x).numpy()))
+        tensors.append(("logits_eval", f32(model(x))))
     if name == "vit":
         maps = [b.attn.last_attn for b in model.blocks]
-        tensors += [(f"attn.{i}", m.numpy()) for i, m in enumerate(maps)]
-        tensors.append(("rollout", rollout(maps).numpy()))
+        tensors += [(f"attn.{i}", f32(m)) for i, m in enumerate(maps)]
+        tensors.append(("rollout", f32(rollout(maps))))
     # 3 AdamW steps in training mode from the initial state.
-    model.load_state_dict({n[5:]: torch.from_numpy(a) for n, a in init})
+    model.load_state_dict({n[5:]: torch.from_numpy(a) for n, a in init})  # (converted to f64)
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2, betas=(0.9, 0.999), eps=1e-8,
                             weight_decay=0.05)
@@ -336,7 +348,7 @@ def write_model(out_dir, name, model, cfg, x, y):
         opt.step()
         losses.append(l.item())
     tensors.append(("adamw_losses", np.array(losses, dtype=np.float64)))
-    tensors += [("after." + n, t.detach().numpy().copy()) for n, t in model.state_dict().items()]
+    tensors += [("after." + n, f32(t)) for n, t in model.state_dict().items()]
     write_safetensors(os.path.join(out_dir, "vision", name + ".safetensors"), tensors,
                       {"config": json.dumps(cfg), "model": name})
 
