@@ -17,7 +17,6 @@ Commands register_commands(CLI::App& app) {
   add_images(app, cmds);
   add_eval(app, cmds);
   add_classify(app, cmds);
-  add_eval_vision(app, cmds);
   add_attention_map(app, cmds);
   add_prompt_classify(app, cmds);
   add_bleu(app, cmds);

@@ -25,6 +25,9 @@ void add_model(CLI::App& train, Commands& cmds, const std::string& model, const 
   sub->add_option("--preset", o->preset, "Model size: tiny, small, default")
       ->capture_default_str()
       ->check(CLI::IsMember({"tiny", "small", "default"}));
+  sub->add_option("--config", o->config_json,
+                  "The whole model configuration as JSON (every field, as the training log "
+                  "prints it), instead of --preset");
   sub->add_option("--epochs", o->epochs, "Training epochs (or use --minutes)")->check(positive());
   sub->add_option("--minutes", o->minutes, "Time budget in minutes")->check(positive());
   sub->add_option("--max-steps", o->max_steps, "Stop after this many steps in any case")

@@ -2,7 +2,7 @@
 // with AdamW, linear warm-up + cosine decay, label smoothing, optional crop/flip augmentation,
 // validation on a held-out part of the training split after every epoch, test accuracy at the
 // end, JSONL metrics, a loss curve, and atomic checkpoints with exact resume. Also the pieces that
-// `cformer eval-vision` and `cformer attention-map` share: datasets, checkpoints, prediction.
+// `cformer eval` (image checkpoints) and `cformer attention-map` share: datasets, checkpoints, prediction.
 #pragma once
 #include <cstdint>
 #include <memory>

@@ -43,16 +43,18 @@ TEST(VisionTrain, TinyModelsLearnAndTheCheckpointEvaluates) {
   for (const char* model : {"vit", "cnn"}) {
     SCOPED_TRACE(model);
     train::VisionTrainOptions o = tiny_options(model, temp_dir(std::string("smoke_") + model));
-    o.max_steps = 40;
-    o.augment = true;
+    // The tiny ViT learns more slowly than the CNN (no convolutional bias): 80 steps without
+    // augmentation take it well above chance; the CNN trains with augmentation.
+    o.max_steps = std::string(model) == "vit" ? 80 : 40;
+    o.augment = std::string(model) == "cnn";
     std::ostringstream log;
     const train::VisionTrainSummary s = train::train_vision(o, {}, log);
-    EXPECT_EQ(s.steps, 40);
+    EXPECT_EQ(s.steps, o.max_steps);
     EXPECT_LT(s.last_loss, s.first_loss - 0.2) << log.str();
     EXPECT_GT(s.val_accuracy, 0.3) << log.str();  // chance is 0.1
     train::LoadedImageModel m = train::load_image_model(o.out_dir + "/checkpoint.safetensors");
     EXPECT_EQ(m.model->model_type(), model);
-    EXPECT_EQ(m.meta.at("step").get<int64_t>(), 40);
+    EXPECT_EQ(m.meta.at("step").get<int64_t>(), o.max_steps);
     EXPECT_TRUE(fs::exists(o.out_dir + "/metrics.jsonl"));
     EXPECT_TRUE(fs::exists(o.out_dir + "/loss.svg"));
     // The saved model predicts the validation images exactly as the trainer measured.
