@@ -9,6 +9,7 @@ Commands register_commands(CLI::App& app) {
   add_train_gpt(*train, cmds);
   add_train_bert(*train, cmds);
   add_train_bow(*train, cmds);
+  add_train_vision(*train, cmds);
   add_finetune(app, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
@@ -16,6 +17,7 @@ Commands register_commands(CLI::App& app) {
   add_images(app, cmds);
   add_eval(app, cmds);
   add_classify(app, cmds);
+  add_attention_map(app, cmds);
   add_prompt_classify(app, cmds);
   add_bleu(app, cmds);
   add_data_translation(app, cmds);

@@ -1,5 +1,6 @@
 // cformer eval: accuracy, macro-F1, per-class scores and the confusion matrix of a classifier
-// checkpoint (or of the majority-class baseline of a training TSV) on a labelled TSV file.
+// checkpoint (or of the majority-class baseline of a training TSV) on a labelled TSV file; for an
+// image classifier's checkpoint (train vit|vitae|cnn), on a split of its image dataset.
 #include <algorithm>
 #include <fstream>
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "cformer/classify.h"
 #include "cformer/io.h"
 #include "cli/commands.h"
+#include "cli/eval_vision.h"
 #include "util/check.h"
 
 namespace cf::cli {
@@ -18,6 +20,7 @@ namespace {
 struct EvalOpts {
   std::string model, majority, data, json;
   classify::LoadOptions load;
+  ImageEvalOptions image;
 };
 
 void write_json(const std::string& path, const std::string& model, const std::string& data,
@@ -40,14 +43,25 @@ void write_json(const std::string& path, const std::string& model, const std::st
 }  // namespace
 
 void add_eval(CLI::App& app, Commands& cmds) {
-  CLI::App* sub = app.add_subcommand("eval", "Evaluate a text classifier on a labelled TSV file");
+  CLI::App* sub = app.add_subcommand(
+      "eval", "Evaluate a text classifier on a labelled TSV file, or an image classifier");
   auto o = std::make_shared<EvalOpts>();
   CLI::Option* model = sub->add_option("--model", o->model, "Classifier checkpoint");
   CLI::Option* majority =
       sub->add_option("--majority", o->majority,
                       "Instead of a model: the majority-class baseline of this training TSV");
   model->excludes(majority);
-  sub->add_option("--data", o->data, "Labelled TSV (text<TAB>label per line)")->required();
+  sub->add_option("--data", o->data, "Labelled TSV (text<TAB>label per line); text models only");
+  sub->add_option("--dataset", o->image.dataset,
+                  "Image models: fashion-mnist or mnist (default: the checkpoint's)")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist"}));
+  sub->add_option("--split", o->image.split, "Image models: train or test")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"train", "test"}));
+  sub->add_option("--data-dir", o->image.dir, "Image models: directory of the dataset files");
+  sub->add_option("--batch", o->image.batch, "Image models: images per forward pass")
+      ->capture_default_str()
+      ->check(positive());
   sub->add_option("--json", o->json, "Also write the metrics as JSON to this file");
   sub->add_option("--prompt-template", o->load.prompt_template,
                   "GPT prompting: a template containing {text}");
@@ -62,6 +76,15 @@ void add_eval(CLI::App& app, Commands& cmds) {
   cmds.entries.emplace_back(sub, [o]() {
     CF_CHECK(!o->model.empty() || !o->majority.empty(), ValueError,
              "eval: give --model CKPT or --majority TRAIN_TSV");
+    if (!o->model.empty() && is_image_checkpoint(o->model)) {
+      CF_CHECK(o->data.empty(), ValueError, "eval: ", o->model,
+               " is an image classifier; it takes --dataset/--split, not --data");
+      ImageEvalOptions image = o->image;
+      image.model = o->model;
+      image.json = o->json;
+      return eval_image_classifier(image);
+    }
+    CF_CHECK(!o->data.empty(), ValueError, "eval: --data TSV is required for a text classifier");
     const classify::LabelledData data = classify::read_tsv(o->data);
     CF_CHECK(!data.texts.empty(), ValueError, o->data, ": no examples");
     std::string name;
