@@ -1,0 +1,168 @@
+// The encoder-decoder Transformer of "Attention Is All You Need" (Vaswani et al. 2017).
+// Batch-first everywhere: src (N, S) i64 ids, tgt (N, T) i64 ids, hidden (N, *, d_model).
+// Parameter names follow torch.nn.Transformer inside a "transformer." prefix:
+//   transformer.encoder.layers.{i}.self_attn.in_proj_weight, ... (nn::TransformerEncoderLayer),
+//   transformer.encoder.norm.{weight,bias}, transformer.decoder.layers.{i}...,
+//   transformer.decoder.norm.{weight,bias}   (torch.nn.Transformer always has both final norms)
+// plus src_embed.weight, tgt_embed.weight (absent when share_embeddings: then one
+// shared_embed.weight), src_pos.weight / tgt_pos.weight when positions are learned, and
+// generator.weight (V, d_model) only when tie_output is false (no bias in either case).
+// Embeddings are multiplied by sqrt(d_model) before positions are added (paper 3.4), dropout after.
+// Dims: N sentences, S source length, T target length, E = d_model, H = nhead, HS = E / H,
+// V = tgt_vocab_size, K = beam size. The PyTorch twin is tools/golden/translation_twin.py.
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cformer/nn.h"
+#include "cformer/random.h"
+#include "cformer/tensor.h"
+
+namespace cf::models {
+
+enum class PositionKind { sinusoidal, learned };
+
+struct TranslationConfig {
+  int64_t src_vocab_size = 0;
+  int64_t tgt_vocab_size = 0;  ///< must equal src_vocab_size when share_embeddings
+  int64_t d_model = 512;
+  int64_t nhead = 8;
+  int64_t num_encoder_layers = 6;
+  int64_t num_decoder_layers = 6;
+  int64_t dim_feedforward = 2048;
+  double dropout = 0.1;
+  bool norm_first = false;  ///< pre-norm when true; post-norm (the paper) when false
+  PositionKind positions = PositionKind::sinusoidal;
+  int64_t max_positions = 1024;   ///< longest source or target sequence, BOS/EOS included
+  bool share_embeddings = false;  ///< one embedding for source, target (and output if tied)
+  bool tie_output = true;         ///< output projection = the target embedding matrix
+  int64_t pad_id = 0, bos_id = 1, eos_id = 2;  ///< same ids on both sides
+  /// Throws ValueError naming the bad field (non-positive sizes, d_model % nhead != 0, dropout
+  /// outside [0, 1), pad/bos/eos not distinct or outside either vocabulary, different vocabulary
+  /// sizes with share_embeddings).
+  void validate() const;
+  std::string to_json() const;
+  /// Throws FormatError on malformed JSON or missing fields.
+  static TranslationConfig from_json(const std::string& json);
+};
+
+/// Decoding limits and beam options. The maximum number of target tokens (EOS excluded) of a
+/// sentence with src_len source ids (as given, EOS included) is
+///   max_len = min(floor(max_len_a * src_len + max_len_b), max_positions - 1), at least 0;
+/// a hypothesis that reaches max_len tokens is ended by a forced EOS.
+struct BeamOptions {
+  int64_t beam_size = 5;
+  double length_penalty = 1.0;  ///< hypothesis score = sum log p / (length ^ length_penalty)
+  double max_len_a = 1.5;       ///< max target tokens (EOS excluded) = a * src_len + b,
+  int64_t max_len_b = 10;       ///< capped by max_positions - 1
+  int64_t nbest = 1;            ///< hypotheses returned per sentence, best first (<= beam_size)
+};
+
+/// length (for the score) = tokens.size() + 1: the EOS counts, as in fairseq.
+struct Hypothesis {
+  std::vector<int64_t> tokens;  ///< target ids without BOS and EOS
+  double score = 0.0;           ///< length-normalized as in BeamOptions
+  double log_prob = 0.0;        ///< sum of token log-probabilities, EOS included
+};
+
+class TranslationModel : public nn::Module {
+ public:
+  /// Init: xavier_uniform for every matrix with dim > 1 (as torch.nn.Transformer's
+  /// _reset_parameters), embeddings N(0, d_model^-0.5) (the pad row is not special). Dropout
+  /// masks come from the model's own generator (seed + 1).
+  /// generator.weight (untied output) is xavier_uniform too; learned positions are
+  /// N(0, d_model^-0.5) like the embeddings (fairseq's LearnedPositionalEmbedding).
+  TranslationModel(const TranslationConfig& config, uint64_t seed);
+  /// The same model with parameters of dtype f32 or f64 (f64 serves gradient checks).
+  TranslationModel(const TranslationConfig& config, uint64_t seed, DType dtype);
+  const TranslationConfig& config() const { return config_; }
+  DType dtype() const { return dtype_; }
+
+  /// src (N, S) i64 -> memory (N, S, d_model). Positions equal to pad_id are masked as keys.
+  /// Throws ShapeError unless src is 2-D i64 with 1 <= S <= max_positions, IndexError for ids
+  /// outside the source vocabulary.
+  Tensor encode(const Tensor& src);
+  /// tgt_in (N, T) i64 (BOS first, teacher forcing), memory from encode(src) -> logits (N, T, V)
+  /// with causal self-attention, target pads masked as keys, source pads masked in cross-attn.
+  /// Throws ShapeError on mismatched batch sizes or T > max_positions, IndexError on bad ids.
+  Tensor decode(const Tensor& tgt_in, const Tensor& memory, const Tensor& src);
+  /// decode(tgt_in, encode(src), src).
+  Tensor forward(const Tensor& src, const Tensor& tgt_in);
+  /// Mean label-smoothed cross-entropy of logits against tgt_out (N, T) over non-pad targets
+  /// (ops::cross_entropy with ignore_index = pad_id and label_smoothing), as torch.
+  Tensor loss(const Tensor& src, const Tensor& tgt_in, const Tensor& tgt_out,
+              double label_smoothing = 0.1);
+
+  /// Eval mode, no gradients. Batched over sentences (each a vector of source ids, EOS appended
+  /// by the caller's tokenizer convention: the ids are used as given). Greedy = argmax each step
+  /// with the decoder's self-attention KV cache and cross-attention keys/values computed once.
+  /// Source sentences: non-empty (an empty sentence is [EOS] by the tokenizer convention; an
+  /// empty vector throws ValueError), at most max_positions ids, ids in [0, src_vocab_size)
+  /// (IndexError otherwise) and none equal to pad_id (ValueError). pad_id and bos_id are never
+  /// generated (their log-probabilities are set to -inf after the log-softmax, as fairseq), so
+  /// log_prob is under the model's full distribution. The training mode is restored on return.
+  std::vector<Hypothesis> greedy(const std::vector<std::vector<int64_t>>& src,
+                                 const BeamOptions& limits);
+  /// Batched beam search (all sentences x beams in one decoder batch, KV caches reordered by
+  /// beam origin). Returns, per sentence, min(nbest, beam_size) hypotheses, best first.
+  /// beam_size 1 gives exactly greedy's tokens and log_prob.
+  ///
+  /// fairseq-style: at step 0 only beam 0 of each sentence is live. Each step ranks the top 2K
+  /// candidates (cumulative log-prob of beam + token) over K x V; an EOS candidate ranked in the
+  /// top K ends a hypothesis (score = log_prob / (len)^length_penalty, len counting the EOS),
+  /// the best K non-EOS candidates become the next beams. A sentence is done once it has K
+  /// ended hypotheses (fairseq's rule: this keeps beam_size 1 equal to greedy for every
+  /// length_penalty) or no live beam is left; at max_len only EOS is allowed. Fewer than
+  /// min(nbest, K) hypotheses come back only when fewer exist (e.g. max_len 0 gives just []).
+  /// Ties between equal scores keep the lower index. Throws ValueError when beam_size < 1,
+  /// nbest < 1 or nbest > beam_size, and as greedy on bad sources.
+  std::vector<std::vector<Hypothesis>> beam_search(const std::vector<std::vector<int64_t>>& src,
+                                                   const BeamOptions& options);
+
+  Generator& dropout_generator();
+
+  /// One incremental decoder step for every row of a DecoderState; used by greedy and beam
+  /// search and exposed for tests. See begin_decoding / decode_step.
+  struct DecoderState {
+    std::vector<Tensor> self_k, self_v;    // per layer (R, H, max_steps, HS)
+    std::vector<Tensor> cross_k, cross_v;  // per layer (R, H, S, HS)
+    Tensor memory_mask;                    // (R, 1, 1, S) bool, true = attend
+    int64_t len = 0;                       // target positions already in the caches
+  };
+  /// Encodes src (N, S) i64 and prepares caches for up to max_steps decoder inputs per row;
+  /// rows_per_sentence > 1 repeats each sentence's row (sentence-major: row = n * K + k).
+  DecoderState begin_decoding(const Tensor& src, int64_t max_steps, int64_t rows_per_sentence = 1);
+  /// tokens (R) i64: the decoder input at position state.len for every row -> log-probabilities
+  /// (R, V) of the next token (full log-softmax). Appends this position's keys/values.
+  /// Throws ShapeError when the caches are full.
+  Tensor decode_step(DecoderState& state, const Tensor& tokens);
+  /// Keeps the rows in index (R') i64 of every cache, in that order (beam reordering and
+  /// dropping finished sentences). cross_too = false leaves the cross-attention caches alone
+  /// (valid when every row keeps its sentence).
+  static void reorder(DecoderState& state, const Tensor& index, bool cross_too);
+
+ private:
+  void build(uint64_t seed);
+  Tensor embed_src(const Tensor& src);
+  /// ids * sqrt(E) + positions [offset, offset + T), then dropout in training when with_dropout.
+  Tensor embed_tgt(const Tensor& tgt, int64_t offset, bool with_dropout);
+  Tensor output_weight() const;
+  void check_ids(const char* op, const Tensor& ids, int64_t vocab, const char* what) const;
+  /// Validates sentences and returns them as a padded (N, S) batch.
+  Tensor source_batch(const char* op, const std::vector<std::vector<int64_t>>& src) const;
+  int64_t max_len(int64_t src_len, const BeamOptions& o) const;
+
+  TranslationConfig config_;
+  DType dtype_;
+  Generator dropout_gen_;
+  std::shared_ptr<nn::Embedding> src_embed_, tgt_embed_;  // the same module when shared
+  std::shared_ptr<nn::Module> src_pos_, tgt_pos_;         // Sinusoidal or Learned encodings
+  std::vector<std::shared_ptr<nn::TransformerEncoderLayer>> encoder_layers_;
+  std::vector<std::shared_ptr<nn::TransformerDecoderLayer>> decoder_layers_;
+  std::shared_ptr<nn::LayerNorm> encoder_norm_, decoder_norm_;
+  std::shared_ptr<nn::Linear> generator_;  // null when tie_output
+};
+
+}  // namespace cf::models
