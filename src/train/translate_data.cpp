@@ -28,8 +28,16 @@ TranslationVocab TranslationVocab::train(const std::vector<std::string>& src_tex
     v.src = std::make_shared<const BpeTokenizer>(BpeTokenizer::train(all, vocab_size, special));
     v.tgt = v.src;
   } else {
-    v.src = std::make_shared<const BpeTokenizer>(BpeTokenizer::train(src_texts, vocab_size, special));
-    v.tgt = std::make_shared<const BpeTokenizer>(BpeTokenizer::train(tgt_texts, vocab_size, special));
+    // The special tokens come last, so their ids agree only when both sides reach the same
+    // size: a side that runs out of merges sets the size of the other.
+    int64_t size = vocab_size;
+    for (int round = 0; round < 3; ++round) {
+      v.src = std::make_shared<const BpeTokenizer>(BpeTokenizer::train(src_texts, size, special));
+      v.tgt = std::make_shared<const BpeTokenizer>(
+          BpeTokenizer::train(tgt_texts, v.src->vocab_size(), special));
+      if (v.tgt->vocab_size() == v.src->vocab_size()) break;
+      size = v.tgt->vocab_size();
+    }
   }
   v.pad_id = special_id(*v.src, kPadToken, "source vocabulary");
   v.bos_id = special_id(*v.src, kBosToken, "source vocabulary");

@@ -25,8 +25,8 @@ struct TranslationVocab {
   int64_t pad_id = -1, bos_id = -1, eos_id = -1;
 
   /// Learns BPE with vocab_size tokens (special tokens included) from the texts: over both
-  /// sides when shared, else one tokenizer per side. Throws ValueError when separate
-  /// tokenizers end up with different special-token ids (a side ran out of merges).
+  /// sides when shared, else one tokenizer per side; when one side runs out of merges below
+  /// vocab_size, the other is retrained to the same size so that the special ids agree.
   static TranslationVocab train(const std::vector<std::string>& src_texts,
                                 const std::vector<std::string>& tgt_texts, int64_t vocab_size,
                                 bool shared);

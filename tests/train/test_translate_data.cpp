@@ -66,6 +66,11 @@ TEST(TranslateData, SeparateVocabularies) {
   EXPECT_FALSE(back.shared);
   EXPECT_EQ(back.encode_tgt(kFr[0]), v.encode_tgt(kFr[0]));
   EXPECT_EQ(back.encode_src(kEn[0]), v.encode_src(kEn[0]));
+  // The English side runs out of merges first: the French side is cut to the same size.
+  const TranslationVocab small = TranslationVocab::train(kEn, kFr, 2000, false);
+  EXPECT_LT(small.src->vocab_size(), 2000);
+  EXPECT_EQ(small.src->vocab_size(), small.tgt->vocab_size());
+  EXPECT_EQ(small.tgt->token_to_id("<pad>"), small.pad_id);
 }
 
 TEST(TranslateData, MalformedVocabularyJson) {
