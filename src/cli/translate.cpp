@@ -2,7 +2,8 @@
 // default) with a `train translate` checkpoint, one translation a line on stdout, in order.
 // An empty (or blank) input line gives an empty output line. A line longer than the model's
 // max_positions source tokens is truncated (its EOS kept), with a warning on stderr.
-// --nbest K > 1 prints K lines per input as "i ||| hypothesis ||| score" (i counts from 0).
+// --nbest K > 1 prints K lines per input as "i ||| hypothesis ||| score" (i counts from 0); an
+// empty input line then has no lines.
 #include <iostream>
 #include <memory>
 
