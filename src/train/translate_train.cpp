@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iomanip>
 #include <set>
@@ -379,6 +380,7 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
 
   while (!done(step)) {
     const double step_t0 = elapsed();
+    const std::clock_t cpu0 = std::clock();
     const double lr = lr_schedule.lr(peak_lr, step);
     adam.set_lr(lr);
     const PairBatch b = collate(train_corpus, schedule.next(), vocab.pad_id, vocab.bos_id, vocab.eos_id);
@@ -399,8 +401,10 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     const double now = elapsed();
     window_train_s += now - step_t0;
     run_train_s += now - step_t0;
+    // Process CPU seconds of the step (all threads): throughput on a shared machine.
+    const double cpu_s = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
     json rec{{"step", step}, {"loss", l}, {"lr", lr}, {"grad_norm", gnorm},
-             {"tokens", b.src_tokens + b.tgt_tokens}, {"elapsed", now}};
+             {"tokens", b.src_tokens + b.tgt_tokens}, {"elapsed", now}, {"cpu_s", cpu_s}};
     if (step % o.log_every == 0) {
       const double tok_s = static_cast<double>(window_tokens) / std::max(1e-9, window_train_s);
       rec["tokens_per_s"] = tok_s;
