@@ -116,27 +116,30 @@ class TranslationModel : public nn::Module {
   /// ended hypotheses (fairseq's rule: this keeps beam_size 1 equal to greedy for every
   /// length_penalty) or no live beam is left; at max_len only EOS is allowed. Fewer than
   /// min(nbest, K) hypotheses come back only when fewer exist (e.g. max_len 0 gives just []).
-  /// Ties between equal scores keep the lower index. Throws ValueError when beam_size < 1,
+  /// Equal candidates rank by lower (beam, token) index; hypotheses of equal final score keep
+  /// the order in which they ended. Throws ValueError when beam_size < 1,
   /// nbest < 1 or nbest > beam_size, and as greedy on bad sources.
   std::vector<std::vector<Hypothesis>> beam_search(const std::vector<std::vector<int64_t>>& src,
                                                    const BeamOptions& options);
 
   Generator& dropout_generator();
 
-  /// One incremental decoder step for every row of a DecoderState; used by greedy and beam
-  /// search and exposed for tests. See begin_decoding / decode_step.
+  // ---- incremental decoding (what greedy and beam_search run on; public for tests and tools)
+  /// Caches of one decoding batch of R rows (sentences, or sentences x beams, sentence-major).
   struct DecoderState {
     std::vector<Tensor> self_k, self_v;    // per layer (R, H, max_steps, HS)
     std::vector<Tensor> cross_k, cross_v;  // per layer (R, H, S, HS)
     Tensor memory_mask;                    // (R, 1, 1, S) bool, true = attend
     int64_t len = 0;                       // target positions already in the caches
   };
-  /// Encodes src (N, S) i64 and prepares caches for up to max_steps decoder inputs per row;
-  /// rows_per_sentence > 1 repeats each sentence's row (sentence-major: row = n * K + k).
+  /// Encodes src (N, S) i64 (eval mode, no gradients) and prepares caches for up to max_steps
+  /// decoder inputs per row; rows_per_sentence K > 1 repeats each sentence (row = n * K + k).
+  /// Throws ValueError unless 1 <= max_steps <= max_positions and K >= 1, and as encode().
   DecoderState begin_decoding(const Tensor& src, int64_t max_steps, int64_t rows_per_sentence = 1);
   /// tokens (R) i64: the decoder input at position state.len for every row -> log-probabilities
-  /// (R, V) of the next token (full log-softmax). Appends this position's keys/values.
-  /// Throws ShapeError when the caches are full.
+  /// (R, V) of the next token (full log-softmax), equal to the teacher-forced decode() at that
+  /// position (no dropout, no gradients). Appends this position's keys/values. Throws
+  /// ShapeError when tokens is not (R) i64 or the caches are full, IndexError on bad ids.
   Tensor decode_step(DecoderState& state, const Tensor& tokens);
   /// Keeps the rows in index (R') i64 of every cache, in that order (beam reordering and
   /// dropping finished sentences). cross_too = false leaves the cross-attention caches alone
