@@ -168,9 +168,14 @@ class AdamW : public Adam {
 ///                  0.5 (1 + cos(pi (t - warmup) / (total - warmup))); min_ratio after total
 ///   warmup_linear: (t + 1) / warmup for t < warmup; then linear from 1 to min_ratio at total;
 ///                  min_ratio after total
+///   inverse_sqrt:  min(s / warmup, sqrt(warmup / s)) with s = t + 1: linear warm-up to 1 at
+///                  s = warmup, then decay as s^-0.5 (fairseq's inverse_sqrt). With initial_lr =
+///                  factor * d_model^-0.5 * warmup^-0.5 it is the schedule of "Attention Is All
+///                  You Need" 5.3: lr = factor * d_model^-0.5 * min(s^-0.5, s * warmup^-1.5)
+///                  (see inverse_sqrt_peak_lr); total_steps and min_ratio are unused
 /// min_ratio = min_lr / max_lr (nanoGPT: 6e-5 / 6e-4 = 0.1).
 struct LRSchedule {
-  enum class Kind { constant, warmup_cosine, warmup_linear };
+  enum class Kind { constant, warmup_cosine, warmup_linear, inverse_sqrt };
   Kind kind = Kind::constant;
   int64_t warmup_steps = 0;
   int64_t total_steps = 0;
@@ -180,6 +185,11 @@ struct LRSchedule {
   /// Throws ValueError unless 0 <= warmup_steps <= total_steps and 0 <= min_ratio <= 1.
   static LRSchedule warmup_cosine(int64_t warmup_steps, int64_t total_steps, double min_ratio);
   static LRSchedule warmup_linear(int64_t warmup_steps, int64_t total_steps, double min_ratio);
+  /// Throws ValueError unless warmup_steps >= 1.
+  static LRSchedule inverse_sqrt(int64_t warmup_steps);
+  /// The peak lr (at step warmup_steps - 1) of the paper's schedule:
+  /// factor * d_model^-0.5 * warmup_steps^-0.5. Throws ValueError unless all are positive.
+  static double inverse_sqrt_peak_lr(double factor, int64_t d_model, int64_t warmup_steps);
 
   double factor(int64_t step) const;
   /// initial_lr * factor(step) for a base lr.

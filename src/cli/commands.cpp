@@ -10,6 +10,7 @@ Commands register_commands(CLI::App& app) {
   add_train_bert(*train, cmds);
   add_train_bow(*train, cmds);
   add_train_vision(*train, cmds);
+  add_train_translate(*train, cmds);
   add_finetune(app, cmds);
   add_generate(app, cmds);
   add_info(app, cmds);
@@ -21,6 +22,8 @@ Commands register_commands(CLI::App& app) {
   add_prompt_classify(app, cmds);
   add_bleu(app, cmds);
   add_data_translation(app, cmds);
+  add_translate(app, cmds);
+  add_eval_translate(app, cmds);
   return cmds;
 }
 

@@ -1,4 +1,5 @@
 // Learning-rate schedules and gradient-norm clipping.
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -29,8 +30,25 @@ LRSchedule LRSchedule::warmup_linear(int64_t warmup, int64_t total, double min_r
   return make(Kind::warmup_linear, warmup, total, min_ratio, "LRSchedule::warmup_linear");
 }
 
+LRSchedule LRSchedule::inverse_sqrt(int64_t warmup) {
+  CF_CHECK(warmup >= 1, ValueError, "LRSchedule::inverse_sqrt: warmup_steps must be >= 1, got ",
+           warmup);
+  return LRSchedule{Kind::inverse_sqrt, warmup, 0, 0.0};
+}
+
+double LRSchedule::inverse_sqrt_peak_lr(double factor, int64_t d_model, int64_t warmup) {
+  CF_CHECK(factor > 0.0 && d_model >= 1 && warmup >= 1, ValueError,
+           "LRSchedule::inverse_sqrt_peak_lr: factor, d_model and warmup_steps must be positive, "
+           "got ", factor, ", ", d_model, " and ", warmup);
+  return factor / std::sqrt(static_cast<double>(d_model)) / std::sqrt(static_cast<double>(warmup));
+}
+
 double LRSchedule::factor(int64_t step) const {
   if (kind == Kind::constant) return 1.0;
+  if (kind == Kind::inverse_sqrt) {
+    const double s = static_cast<double>(step + 1), w = static_cast<double>(warmup_steps);
+    return std::min(s / w, std::sqrt(w / s));
+  }
   if (step < warmup_steps) return static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   if (step >= total_steps) return min_ratio;
   const double progress =
