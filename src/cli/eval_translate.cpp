@@ -37,13 +37,6 @@ void add_eval_translate(CLI::App& app, Commands& cmds) {
   sub->add_option("--limit", o->limit, "Only the first K sentences")->check(cf::cli::positive());
   sub->add_option("--json", o->json, "Also write the scores as JSON to this file");
   sub->add_option("--output", o->output, "Write the translations to this file");
-  // `eval` (the classifier evaluation) requires its --data; with `eval translate` it is not
-  // given, so the requirement moves from the option to a check after parsing.
-  CLI::Option* eval_data = eval->get_option("--data");
-  eval_data->required(false);
-  eval->parse_complete_callback([sub, eval_data]() {
-    if (!sub->parsed() && eval_data->count() == 0) throw CLI::RequiredError("--data");
-  });
   auto run = [o]() {
     train::Translator t = train::load_translator(o->model);
     const std::string prefix = o->data + "/" + o->split;

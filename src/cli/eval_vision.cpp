@@ -25,6 +25,9 @@ bool is_image_checkpoint(const std::string& path) {
     return false;  // not a cformer training checkpoint: the text classifiers' loader decides
   }
   const std::string type = ck.meta.value("model_type", std::string());
+  CF_CHECK(type != "translation", ValueError, "eval: ", path,
+           " holds a translation model; evaluate it with `cformer eval translate --model ", path,
+           "`");
   return type == "vit" || type == "vitae" || type == "cnn";
 }
 

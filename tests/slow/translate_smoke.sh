@@ -103,5 +103,5 @@ expect 1 "give --steps or --minutes" -- "$bin" train translate --data "$work/dat
 expect 1 "contradicts the checkpoint" -- "$bin" train translate --data "$work/data" --out "$work/full" --resume --steps 12 --d-model 64
 expect 1 "train.en" -- "$bin" train translate --data "$work/nodata" --out "$work/y" --steps 1
 expect 2 "positions" -- "$bin" train translate --positions rotary --steps 1
-expect 2 "data is required" -- "$bin" eval --model "$work/full"
+expect 1 "eval translate" -- "$bin" eval --model "$work/full/checkpoint.safetensors"
 echo "translate smoke: train, resume, translate, eval translate and the errors all as expected"
