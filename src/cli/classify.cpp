@@ -7,6 +7,7 @@
 #include "cformer/classify.h"
 #include "cformer/io.h"
 #include "cli/commands.h"
+#include "cli/prompt_options.h"
 #include "util/check.h"
 
 namespace cf::cli {
@@ -21,23 +22,10 @@ void add_classify(CLI::App& app, Commands& cmds) {
   auto o = std::make_shared<Opts>();
   sub->add_option("--model", o->model, "Classifier checkpoint")->required();
   sub->add_option("--input", o->input, "Text file, one text a line (default: stdin)");
-  sub->add_option("--prompt-template", o->load.prompt_template,
-                  "GPT prompting: a template containing {text}");
-  sub->add_option("--labels", o->load.labels, "GPT prompting: the candidate labels (a,b,c)")
-      ->delimiter(',');
-  sub->add_option("--max-length", o->load.max_length, "GPT prompting: tokens at most")
-      ->check(cf::cli::positive());
-  sub->add_flag("--calibrate", o->load.calibrate,
-                "GPT prompting: subtract each label's score for the empty text");
-  sub->add_flag("--normalize", o->load.length_normalize,
-                "GPT prompting: mean log-probability per label token");
+  add_prompt_options(*sub, o->load);
   cmds.entries.emplace_back(sub, [o]() {
     const std::unique_ptr<classify::TextClassifier> model =
-        classify::load_classifier(o->model, [&o]() {
-          classify::LoadOptions l = o->load;
-          l.prompt_template = unescape_template(l.prompt_template);
-          return l;
-        }());
+        load_prompted_classifier(o->model, o->load);
     std::string all;
     if (o->input.empty()) {
       all.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());

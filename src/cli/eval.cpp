@@ -11,6 +11,7 @@
 #include "cformer/classify.h"
 #include "cformer/io.h"
 #include "cli/commands.h"
+#include "cli/prompt_options.h"
 #include "cli/eval_vision.h"
 #include "util/check.h"
 
@@ -63,16 +64,7 @@ void add_eval(CLI::App& app, Commands& cmds) {
       ->capture_default_str()
       ->check(positive());
   sub->add_option("--json", o->json, "Also write the metrics as JSON to this file");
-  sub->add_option("--prompt-template", o->load.prompt_template,
-                  "GPT prompting: a template containing {text}");
-  sub->add_option("--labels", o->load.labels, "GPT prompting: the candidate labels (a,b,c)")
-      ->delimiter(',');
-  sub->add_option("--max-length", o->load.max_length, "GPT prompting: tokens at most")
-      ->check(cf::cli::positive());
-  sub->add_flag("--calibrate", o->load.calibrate,
-                "GPT prompting: subtract each label's score for the empty text");
-  sub->add_flag("--normalize", o->load.length_normalize,
-                "GPT prompting: mean log-probability per label token");
+  add_prompt_options(*sub, o->load);
   cmds.entries.emplace_back(sub, [o]() {
     CF_CHECK(!o->model.empty() || !o->majority.empty(), ValueError,
              "eval: give --model CKPT or --majority TRAIN_TSV");
@@ -92,11 +84,7 @@ void add_eval(CLI::App& app, Commands& cmds) {
     std::vector<int64_t> predicted;
     if (!o->model.empty()) {
       const std::unique_ptr<classify::TextClassifier> m =
-          classify::load_classifier(o->model, [&o]() {
-          classify::LoadOptions l = o->load;
-          l.prompt_template = unescape_template(l.prompt_template);
-          return l;
-        }());
+          load_prompted_classifier(o->model, o->load);
       name = m->describe();
       labels = m->labels();
       classify::label_indices(data, labels, o->data);  // unknown labels fail before the work

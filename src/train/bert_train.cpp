@@ -104,24 +104,6 @@ Eval evaluate(models::BertForPreTraining& model, const std::vector<models::BertB
   return e;
 }
 
-// The curves of the whole run from metrics.jsonl (the last record of a step wins).
-void read_curves(const std::string& path, int64_t every, std::vector<CurvePoint>& train,
-                 std::vector<CurvePoint>& val) {
-  std::map<int64_t, double> tl, vl;
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line)) {
-    const json r = json::parse(line, nullptr, false);
-    if (!r.is_object() || !r.contains("step")) continue;
-    const int64_t s = r["step"];
-    if (r.contains("mlm_loss") && s % every == 0) tl[s] = r["mlm_loss"];
-    if (r.contains("val_loss")) vl[s] = r["val_loss"];
-  }
-  train.clear();
-  val.clear();
-  for (const auto& [s, v] : tl) train.push_back({static_cast<double>(s), v});
-  for (const auto& [s, v] : vl) val.push_back({static_cast<double>(s), v});
-}
 
 bool was_given(const std::vector<std::string>& given, const char* flag) {
   return std::find(given.begin(), given.end(), flag) != given.end();
@@ -330,7 +312,7 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
   metrics.write(fin.dump());
   save(step, s.elapsed_s);
   std::vector<CurvePoint> train_curve, val_curve;
-  read_curves(o.out_dir + "/metrics.jsonl", o.log_every, train_curve, val_curve);
+  read_curves(o.out_dir + "/metrics.jsonl", "mlm_loss", o.log_every, train_curve, val_curve);
   write_loss_curve_svg(o.out_dir + "/loss.svg", train_curve, val_curve, "cformer BERT pre-training (MLM loss)");
   out << "done: " << step << " steps in " << format_duration(s.elapsed_s);
   if (!val.empty()) out << ", validation MLM loss " << s.val_loss << ", masked-token accuracy " << s.val_accuracy;

@@ -40,25 +40,6 @@ double val_loss(models::Gpt& model, const data::TokenDataset& ds, int64_t window
   return total / static_cast<double>(n);
 }
 
-// The curves of the whole run (a resumed one too) from metrics.jsonl: the last record of each
-// step wins (steps after a checkpoint are logged again after a resume).
-void read_curves(const std::string& path, int64_t every, std::vector<CurvePoint>& train,
-                 std::vector<CurvePoint>& val) {
-  std::map<int64_t, double> tl, vl;
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line)) {
-    const json r = json::parse(line, nullptr, false);
-    if (!r.is_object() || !r.contains("step")) continue;
-    const int64_t s = r["step"];
-    if (r.contains("loss") && s % every == 0) tl[s] = r["loss"];
-    if (r.contains("val_loss")) vl[s] = r["val_loss"];
-  }
-  train.clear();
-  val.clear();
-  for (const auto& [s, v] : tl) train.push_back({static_cast<double>(s), v});
-  for (const auto& [s, v] : vl) val.push_back({static_cast<double>(s), v});
-}
 
 void check_agrees(const std::vector<std::string>& given, const char* flag, int64_t want, int64_t have) {
   for (const auto& g : given)
@@ -219,7 +200,7 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
                      {"elapsed", s.elapsed_s}, {"tokens_per_s", s.tokens_per_s}}.dump());
   save(step, s.elapsed_s);
   std::vector<CurvePoint> train_curve, val_curve;
-  read_curves(o.out_dir + "/metrics.jsonl", o.log_every, train_curve, val_curve);
+  read_curves(o.out_dir + "/metrics.jsonl", "loss", o.log_every, train_curve, val_curve);
   write_loss_curve_svg(o.out_dir + "/loss.svg", train_curve, val_curve, "cformer GPT training");
   out << "done: " << step << " steps in " << format_duration(s.elapsed_s) << ", final validation loss "
       << s.val_loss << " nats/token, " << static_cast<int64_t>(s.tokens_per_s) << " tokens/s; checkpoint "

@@ -4,7 +4,11 @@
 #include <cerrno>
 #include <cmath>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <sstream>
+
+#include <nlohmann/json.hpp>
 
 #include "cformer/io.h"
 #include "util/check.h"
@@ -96,6 +100,24 @@ void write_loss_curve_svg(const std::string& path, const std::vector<CurvePoint>
   s << "</svg>\n";
   const std::string text = s.str();
   io::write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+void read_curves(const std::string& path, const std::string& train_key, int64_t every,
+                 std::vector<CurvePoint>& train, std::vector<CurvePoint>& val) {
+  std::map<int64_t, double> tl, vl;
+  std::ifstream f(path);
+  std::string line;
+  while (std::getline(f, line)) {
+    const nlohmann::json r = nlohmann::json::parse(line, nullptr, false);
+    if (!r.is_object() || !r.contains("step") || !r["step"].is_number_integer()) continue;
+    const int64_t s = r["step"];
+    if (r.contains(train_key) && r[train_key].is_number() && s % every == 0) tl[s] = r[train_key];
+    if (r.contains("val_loss") && r["val_loss"].is_number()) vl[s] = r["val_loss"];
+  }
+  train.clear();
+  val.clear();
+  for (const auto& [s, v] : tl) train.push_back({static_cast<double>(s), v});
+  for (const auto& [s, v] : vl) val.push_back({static_cast<double>(s), v});
 }
 
 }  // namespace cf::train

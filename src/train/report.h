@@ -35,5 +35,11 @@ struct CurvePoint {
 /// Throws IoError.
 void write_loss_curve_svg(const std::string& path, const std::vector<CurvePoint>& train,
                           const std::vector<CurvePoint>& val, const std::string& title);
+/// The curves of a whole run (a resumed one too) from metrics.jsonl: the training curve from the
+/// records with train_key at steps divisible by every, the validation curve from "val_loss". The
+/// last record of a step wins (steps after a checkpoint are logged again after a resume); lines
+/// that are not JSON objects with a "step" are skipped. A missing file gives empty curves.
+void read_curves(const std::string& path, const std::string& train_key, int64_t every,
+                 std::vector<CurvePoint>& train, std::vector<CurvePoint>& val);
 
 }  // namespace cf::train

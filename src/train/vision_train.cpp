@@ -107,23 +107,6 @@ std::vector<optim::ParamGroup> decay_groups(const nn::StateDict& params, double 
   return g;
 }
 
-void read_curves(const std::string& path, std::vector<CurvePoint>& train,
-                 std::vector<CurvePoint>& val) {
-  std::map<int64_t, double> tl, vl;
-  std::ifstream f(path);
-  std::string line;
-  while (std::getline(f, line)) {
-    const json r = json::parse(line, nullptr, false);
-    if (!r.is_object() || !r.contains("step")) continue;
-    const int64_t s = r["step"];
-    if (r.contains("loss")) tl[s] = r["loss"];
-    if (r.contains("val_loss")) vl[s] = r["val_loss"];
-  }
-  train.clear();
-  val.clear();
-  for (const auto& [s, v] : tl) train.push_back({static_cast<double>(s), v});
-  for (const auto& [s, v] : vl) val.push_back({static_cast<double>(s), v});
-}
 
 double accuracy(const std::vector<int64_t>& pred, const Tensor& labels) {
   const int64_t* y = labels.data_ptr<int64_t>();
@@ -448,7 +431,7 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
   metrics.write(fin.dump());
   save(step, epoch, resume_batch);
   std::vector<CurvePoint> train_curve, val_curve;
-  read_curves(o.out_dir + "/metrics.jsonl", train_curve, val_curve);
+  read_curves(o.out_dir + "/metrics.jsonl", "loss", 1, train_curve, val_curve);
   write_loss_curve_svg(o.out_dir + "/loss.svg", train_curve, val_curve,
                        "cformer " + o.model + " on " + o.dataset);
   out << "done: " << step << " steps, " << epoch << " epochs in " << format_duration(s.elapsed_s)
