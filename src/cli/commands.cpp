@@ -22,6 +22,7 @@ Commands register_commands(CLI::App& app) {
   add_prompt_classify(app, cmds);
   add_bleu(app, cmds);
   add_data_translation(app, cmds);
+  add_data_listops(app, cmds);
   add_translate(app, cmds);
   add_eval_translate(app, cmds);
   return cmds;

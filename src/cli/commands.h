@@ -47,6 +47,9 @@ void add_attention_map(CLI::App& app, Commands& cmds);
 void add_prompt_classify(CLI::App& app, Commands& cmds);
 void add_bleu(CLI::App& app, Commands& cmds);
 void add_data_translation(CLI::App& app, Commands& cmds);
+void add_data_listops(CLI::App& app, Commands& cmds);
+/// The `data` command group (created by the first caller).
+CLI::App* data_command(CLI::App& app);
 void add_train_translate(CLI::App& train, Commands& cmds);
 void add_translate(CLI::App& app, Commands& cmds);
 /// `eval translate`: call after add_eval.

@@ -33,6 +33,8 @@ void write_lines(const std::string& path, const std::vector<data::TranslationPai
       path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
+}  // namespace
+
 CLI::App* data_command(CLI::App& app) {
   try {
     return app.get_subcommand("data");
@@ -42,8 +44,6 @@ CLI::App* data_command(CLI::App& app) {
     return data;
   }
 }
-
-}  // namespace
 
 void add_data_translation(CLI::App& app, Commands& cmds) {
   struct Opts {
