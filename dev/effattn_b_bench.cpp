@@ -1,7 +1,7 @@
 // Forward + backward time and peak memory of block-sparse (BigBird), Performer (bidirectional,
 // causal) and dense scaled_dot_product_attention at batch 1, 4 heads, width 256 (head dim 64).
 // Standalone driver (dev/): build with the library, e.g.
-//   g++ -O3 -march=native -fopenmp -std=c++20 -Isrc -Iinclude dev/effattn_b_bench.cpp \
+//   g++ -O3 -march=native -fopenmp -std=c++20 -Isrc -Iinclude dev/effattn_b_bench.cpp
 //       build/libcformer.a -ldl -lz -ldnnl -o /tmp/effattn_b_bench
 // Usage: effattn_b_bench N [N...]; one JSON line per (variant, N): median of 3 after a warm-up.
 #include <algorithm>
