@@ -1,0 +1,139 @@
+// Efficient attention for long inputs (issue 7): ops and nn modules. Each block is owned by one
+// helper (effa, effb); see the blocks' own comments for the math and the papers.
+#pragma once
+#include <cstdint>
+#include <optional>
+
+#include "cformer/nn.h"
+#include "cformer/random.h"
+#include "cformer/tensor.h"
+
+namespace cf {
+
+// --- effb: block-sparse attention (Sparse Transformer, BigBird) ---
+
+/// Block-sparse attention: softmax(q k^T * scale + M) v where M keeps only the key blocks the
+/// layout marks, with ONE softmax per query over all keys of all its attended blocks.
+/// q (B, H, L, E), k (B, H, S, E), v (B, H, S, Ev), f32 or f64, no broadcasting of B or H.
+/// layout: bool (NQ, NK) shared by the heads or (H, NQ, NK), NQ = ceil(L / block_size),
+/// NK = ceil(S / block_size); layout[qb][kb] = query block qb attends key block kb.
+/// key_padding_mask: bool (B, S), true = ignore that key (as nn::MultiheadAttention).
+/// is_causal: key j > query i is masked (top-left aligned, as scaled_dot_product_attention).
+/// scale: 1 / sqrt(E) by default. A query with no key left gets a zero output (the dense masked
+/// form gives NaN there). Time and memory O(B H L * attended blocks * block_size): only the
+/// scores of attended blocks exist. Returns (B, H, L, Ev). Throws ShapeError / DTypeError /
+/// ValueError naming the argument.
+Tensor block_sparse_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                              const Tensor& layout, int64_t block_size,
+                              const Tensor& key_padding_mask = {}, bool is_causal = false,
+                              std::optional<double> scale = std::nullopt);
+
+/// Sparse Transformer "fixed" pattern (Child et al. 2019, sec. 4.3) at block granularity, as
+/// DeepSpeed's / xformers' FixedSparsityConfig builds it: windows of `local_blocks` blocks
+/// (l = local_blocks * block_size positions); a query block attends the blocks of its own window
+/// (A1: floor(j / l) == floor(i / l)) and the last `global_blocks` blocks ("summary", c =
+/// global_blocks * block_size positions) of every window (A2: j mod l >= l - c); a trailing
+/// partial window gets its own summary blocks as DeepSpeed does. unidirectional keeps kb <= qb
+/// (use with is_causal = true, which then gives exactly the paper's element pattern).
+/// Returns bool (num_blocks, num_blocks). Throws ValueError for non-positive or inconsistent
+/// sizes (global_blocks must be < local_blocks).
+Tensor sparse_fixed_layout(int64_t num_blocks, int64_t local_blocks, int64_t global_blocks,
+                           bool unidirectional);
+/// Sparse Transformer "strided" pattern (Child et al. 2019, sec. 4.3, both heads merged) at block
+/// granularity with stride l = stride_blocks * block_size: query block qb attends key block kb
+/// when 0 <= qb - kb < stride_blocks (A1, the previous l positions) or (qb - kb) is a multiple of
+/// stride_blocks (A2, every l-th position, rounded up to whole blocks). unidirectional = false
+/// mirrors both conditions (|qb - kb|). Returns bool (num_blocks, num_blocks).
+Tensor sparse_strided_layout(int64_t num_blocks, int64_t stride_blocks, bool unidirectional);
+/// BigBird (Zaheer et al. 2020, ITC): every query block attends the `window_blocks` blocks
+/// centred on it (window_blocks odd), the first `global_blocks` blocks, and `random_blocks`
+/// further blocks drawn from `gen` without replacement among those not yet attended (fewer when
+/// too few remain); the global blocks attend every block. num_heads = 0: one layout (NB, NB);
+/// otherwise (num_heads, NB, NB) with each head's own random blocks.
+Tensor bigbird_layout(int64_t num_blocks, int64_t window_blocks, int64_t global_blocks,
+                      int64_t random_blocks, Generator& gen, int64_t num_heads = 0);
+
+// --- effb: Performer FAVOR+ (Choromanski et al. 2021) ---
+
+/// Normalized linear attention over non-negative features (Performer's D^-1 (q (k^T v))):
+/// out_i = sum_j (q_i . k_j) v_j / sum_j (q_i . k_j), j over all keys or, when is_causal, j <= i
+/// (prefix sums, L == S required). q_features (..., L, M), k_features (..., S, M),
+/// v (..., S, Ev) with the same batch dims, f32 or f64; returns (..., L, Ev). Time O(L M Ev),
+/// memory O(L M + M Ev) per batch element in forward and backward (no (L, M, Ev) prefix tensor).
+/// A query whose normalizer is 0 gives inf / NaN. Throws ShapeError / DTypeError.
+Tensor linear_attention(const Tensor& q_features, const Tensor& k_features, const Tensor& v,
+                        bool is_causal = false);
+/// The FAVOR+ projection (m, d): orthogonal = true stacks ceil(m / d) blocks of d x d Gaussian
+/// matrices orthogonalized by Gram-Schmidt (the Q of their QR), keeps the first m rows and scales
+/// each by the norm of an independent Gaussian d-vector (chi(d)-distributed, so each row is
+/// marginally Gaussian, as the paper's code with scaling = 0); orthogonal = false: iid Gaussian
+/// rows. Drawn from gen; dtype f32 or f64. Throws ValueError for m < 1 or d < 1.
+Tensor favor_projection(int64_t num_features, int64_t dim, Generator& gen, bool orthogonal = true,
+                        DType dtype = DType::f32);
+/// Positive random features phi(x) = (exp(w_r . x' - |x'|^2 / 2 - c) + eps) / sqrt(m), x' = x *
+/// d^-1/4, for x (..., L, d) and projection w (m, d); returns (..., L, m). The stabilizer c follows
+/// the paper's code (softmax_kernel_transformation): queries subtract their own max over features
+/// (c per query row), keys the max over all features and positions (one c per batch element), so
+/// c cancels in D^-1 (q (k^T v)) up to eps = 1e-6, the code's numerical stabilizer. c is not
+/// detached: the gradient is that of the function computed. A composite of public ops.
+Tensor favor_features(const Tensor& x, const Tensor& projection, bool is_query, double eps = 1e-6);
+/// Performer attention: linear_attention(favor_features(q, W, true), favor_features(k, W, false),
+/// v, is_causal): approximates softmax(q k^T / sqrt(d)) v in O(L m d). q (..., L, d),
+/// k (..., S, d), v (..., S, Ev), projection (m, d). Differentiable in q, k, v and projection.
+Tensor performer_attention(const Tensor& q, const Tensor& k, const Tensor& v,
+                           const Tensor& projection, bool is_causal = false, double eps = 1e-6);
+
+namespace nn {
+
+// --- effb: nn modules (Performer, axial attention) ---
+
+struct PerformerAttentionOptions {
+  int64_t nb_features = 256;      ///< m, random features per head
+  bool causal = false;            ///< prefix-sum (unidirectional) form
+  int64_t redraw_interval = 1000; ///< training forwards between projection redraws; 0: never
+  bool orthogonal = true;         ///< orthogonal random features (false: iid Gaussian)
+  bool bias = true;               ///< biases of to_q, to_k, to_v, to_out
+};
+
+/// Performer self-attention (FAVOR+), batch first: x (N, L, E) -> (N, L, E). Parameters under
+/// performer-pytorch's names: to_q, to_k, to_v, to_out (Linear E -> E); the buffer
+/// projection_matrix (nb_features, E / num_heads) is drawn from the module's own generator,
+/// seeded from gen at construction. In training mode a new projection is drawn before a forward
+/// once redraw_interval forwards have used the current one (as performer-pytorch's
+/// feature_redraw_interval); eval mode never redraws. Throws ValueError when num_heads does not
+/// divide embed_dim or nb_features < 1, ShapeError for x not (N, L, E).
+class PerformerAttention : public Module {
+ public:
+  PerformerAttention(int64_t embed_dim, int64_t num_heads, Generator& gen,
+                     PerformerAttentionOptions options = {}, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x);
+  /// Draws a new projection_matrix from the module's generator (no autograd history).
+  void redraw_projection();
+  std::string extra_repr() const override;
+
+  int64_t embed_dim, num_heads, head_dim;
+  PerformerAttentionOptions options;
+  Generator feature_gen;       // the projection's own stream (redraws continue it)
+  Tensor& projection_matrix;  // (nb_features, head_dim), persistent buffer
+  std::shared_ptr<Linear> to_q, to_k, to_v, to_out;
+  int64_t calls_since_last_redraw = 0;
+};
+
+/// Axial attention for 2-D inputs (Ho et al. 2019): x (B, H, W, D) -> (B, H, W, D); full
+/// multi-head self-attention along each row (over W, batch B * H), then along each column of the
+/// result (over H, batch B * W), each a MultiheadAttention (batch_first) with its own
+/// projections: row_attn, col_attn. No residual or normalization (the caller's block adds them).
+/// Throws ShapeError for x not (B, H, W, embed_dim).
+class AxialAttention : public Module {
+ public:
+  AxialAttention(int64_t embed_dim, int64_t num_heads, Generator& gen, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x);
+  std::string extra_repr() const override;
+
+  int64_t embed_dim, num_heads;
+  std::shared_ptr<MultiheadAttention> row_attn, col_attn;
+};
+
+}  // namespace nn
+
+}  // namespace cf
