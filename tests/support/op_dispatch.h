@@ -25,6 +25,7 @@ Dispatch dispatch_shape(const std::string& op, const Json& args, const TensorLis
 Dispatch dispatch_attention(const std::string& op, const Json& args, const TensorList& in);
 Dispatch dispatch_conv(const std::string& op, const Json& args, const TensorList& in);
 Dispatch dispatch_pool(const std::string& op, const Json& args, const TensorList& in);
+Dispatch dispatch_effattn_a(const std::string& op, const Json& args, const TensorList& in);
 
 /// Runs the op; throws std::runtime_error for an op no dispatcher knows.
 TensorList run_op(const std::string& op, const Json& args, const TensorList& in);
