@@ -136,8 +136,12 @@ Tensor longformer_attention(const Tensor& q, const Tensor& k, const Tensor& v, c
   if (autograd::needs_grad(autograd::TensorList{q, k, v, qg, kg, vg})) {
     autograd::record(
         kOp, {q, k, v, qg, kg, vg}, out,
-        [p, pband, pglob, prows, window, dilation, s](
+        [p, pband, pglob, prows, window, dilation, s,
+         versions = std::vector<autograd::SavedTensor>{
+             autograd::save(p.q), autograd::save(p.k), autograd::save(p.v), autograd::save(p.qg),
+             autograd::save(p.kg), autograd::save(p.vg)}](
             const autograd::TensorList& g, const autograd::Needs& needs) -> autograd::TensorList {
+          for (const autograd::SavedTensor& t : versions) t.get();  // throws if modified in place
           const Tensor go = g[0].contiguous();
           const Tensor* like[] = {&p.q, &p.k, &p.v, &p.qg, &p.kg, &p.vg};
           autograd::TensorList grads(6);
