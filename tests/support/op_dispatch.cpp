@@ -8,7 +8,7 @@ TensorList run_op(const std::string& op, const Json& args, const TensorList& in)
   using Fn = Dispatch (*)(const std::string&, const Json&, const TensorList&);
   const Fn families[] = {dispatch_views, dispatch_elementwise, dispatch_reduce, dispatch_linalg,
                          dispatch_nn,    dispatch_loss,        dispatch_shape,  dispatch_attention,
-                         dispatch_conv, dispatch_pool, dispatch_effattn_b};
+                         dispatch_conv, dispatch_pool, dispatch_effattn_a, dispatch_effattn_b};
   for (Fn f : families)
     if (auto r = f(op, args, in)) return *r;
   throw std::runtime_error("no dispatcher knows op '" + op + "'");

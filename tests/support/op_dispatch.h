@@ -26,6 +26,7 @@ Dispatch dispatch_attention(const std::string& op, const Json& args, const Tenso
 Dispatch dispatch_conv(const std::string& op, const Json& args, const TensorList& in);
 Dispatch dispatch_pool(const std::string& op, const Json& args, const TensorList& in);
 Dispatch dispatch_effattn_b(const std::string& op, const Json& args, const TensorList& in);
+Dispatch dispatch_effattn_a(const std::string& op, const Json& args, const TensorList& in);
 
 /// Runs the op; throws std::runtime_error for an op no dispatcher knows.
 TensorList run_op(const std::string& op, const Json& args, const TensorList& in);
