@@ -175,6 +175,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) { return os << t.str
 // ---------------------------------------------------------------- conversion and copies
 
 Tensor Tensor::clone() const {
+  CF_CHECK(defined(), ValueError, "clone: the tensor is undefined");
   Tensor out = empty(shape(), dtype());
   ops::copy_into(out, *this);
   if (autograd::needs_grad(*this)) {
@@ -187,11 +188,13 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::contiguous() const {
+  CF_CHECK(defined(), ValueError, "contiguous: the tensor is undefined");
   if (is_contiguous()) return *this;
   return clone();
 }
 
 Tensor Tensor::to(DType target) const {
+  CF_CHECK(defined(), ValueError, "to: the tensor is undefined");
   if (target == dtype()) return *this;
   Tensor out = empty(shape(), target);
   ops::copy_into(out, *this);

@@ -77,5 +77,29 @@ TEST(Allocator, SteadyStateLoopAllocatesNothingFromTheSystem) {
   EXPECT_GT(memory_stats().cache_hits, 0u);
 }
 
+TEST(Tensor, UndefinedTensorsThrowInsteadOfCrashing) {
+  const Tensor t;
+  auto message = [](auto&& f) {
+    try {
+      f();
+    } catch (const ValueError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no ValueError");
+  };
+  EXPECT_NE(message([&t]() { (void)t.to(DType::f64); }).find("to: the tensor is undefined"),
+            std::string::npos);
+  EXPECT_NE(message([&t]() { (void)t.contiguous(); }).find("contiguous: the tensor is undefined"),
+            std::string::npos);
+  EXPECT_NE(message([&t]() { (void)t.clone(); }).find("clone: the tensor is undefined"),
+            std::string::npos);
+  // The gradient of a non-leaf is undefined: converting it is the case that used to segfault.
+  Tensor x = ones({2}, DType::f32);
+  x.requires_grad_(true);
+  Tensor y = mul(x, 2.0);
+  sum(y).backward();
+  EXPECT_THROW((void)y.grad().to(DType::f64), ValueError);
+}
+
 }  // namespace
 }  // namespace cf
