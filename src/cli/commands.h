@@ -43,6 +43,7 @@ void add_train_bow(CLI::App& train, Commands& cmds);
 void add_eval(CLI::App& app, Commands& cmds);
 void add_classify(CLI::App& app, Commands& cmds);
 void add_train_vision(CLI::App& train, Commands& cmds);
+void add_train_longdoc(CLI::App& train, Commands& cmds);
 void add_attention_map(CLI::App& app, Commands& cmds);
 void add_prompt_classify(CLI::App& app, Commands& cmds);
 void add_bleu(CLI::App& app, Commands& cmds);
