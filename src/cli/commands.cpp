@@ -26,6 +26,7 @@ Commands register_commands(CLI::App& app) {
   add_data_listops(app, cmds);
   add_translate(app, cmds);
   add_eval_translate(app, cmds);
+  add_eval_longdoc(app, cmds);
   return cmds;
 }
 

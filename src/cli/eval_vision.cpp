@@ -28,6 +28,9 @@ bool is_image_checkpoint(const std::string& path) {
   CF_CHECK(type != "translation", ValueError, "eval: ", path,
            " holds a translation model; evaluate it with `cformer eval translate --model ", path,
            "`");
+  CF_CHECK(type != "longdoc", ValueError, "eval: ", path,
+           " holds a long-document classifier; evaluate it with `cformer eval longdoc --model ",
+           path, "`");
   return type == "vit" || type == "vitae" || type == "cnn";
 }
 

@@ -36,6 +36,19 @@ done
   --sparse-layout bigbird "${small[@]}" --out "$work/bigbird" > "$work/bigbird.log" 2>&1 ||
   fail "train longdoc --sparse-layout bigbird: $(tail -n 3 "$work/bigbird.log")"
 
+# eval longdoc on the best checkpoint reproduces the test accuracy of result.json.
+"$bin" eval longdoc --model "$work/longformer/best.safetensors" --data-dir "$work/lo" \
+  --json "$work/eval.json" > "$work/eval.txt" 2>&1 || fail "eval longdoc: $(tail -n 3 "$work/eval.txt")"
+grep -q "confusion" "$work/eval.txt" || fail "eval longdoc printed no confusion matrix"
+/usr/bin/python3 - "$work/eval.json" "$work/longformer/result.json" <<'PY' || fail "eval longdoc disagrees with result.json"
+import json, sys
+e, r = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+assert e["n"] == 40 and abs(e["accuracy"] - r["test_accuracy"]) < 1e-12, (e["accuracy"], r["test_accuracy"])
+assert sum(map(sum, e["confusion"])) == 40
+PY
+expect_error "eval longdoc on a non-checkpoint" "header" eval longdoc --model "$work/longformer/loss.svg"
+expect_error "plain eval on a longdoc checkpoint" "eval longdoc" eval --model "$work/longformer/best.safetensors"
+
 expect_error "unknown attention" "attention" train longdoc --task listops --data-dir "$work/lo" --attention reformer
 expect_error "odd window" "attention_window must be even" train longdoc --task listops \
   --data-dir "$work/lo" --attention longformer --window 7 --steps 1 --no-progress
