@@ -60,13 +60,20 @@ int main(int argc, char** argv) {
   std::vector<int64_t> lengths;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
-    else if (a == "--repeats" && i + 1 < argc) repeats = std::max(1, std::atoi(argv[++i]));
-    else if (a == "--window" && i + 1 < argc) window = std::atoll(argv[++i]);
-    else if (a == "--features" && i + 1 < argc) features = std::atoll(argv[++i]);
-    else if (a == "--max-dense-gb" && i + 1 < argc) max_dense_gb = std::atof(argv[++i]);
-    else if (a == "--only" && i + 1 < argc) only = "," + std::string(argv[++i]) + ",";
-    else lengths.push_back(std::atoll(argv[i]));
+    if (a == "--threads" && i + 1 < argc)
+      threads = std::atoi(argv[++i]);
+    else if (a == "--repeats" && i + 1 < argc)
+      repeats = std::max(1, std::atoi(argv[++i]));
+    else if (a == "--window" && i + 1 < argc)
+      window = std::atoll(argv[++i]);
+    else if (a == "--features" && i + 1 < argc)
+      features = std::atoll(argv[++i]);
+    else if (a == "--max-dense-gb" && i + 1 < argc)
+      max_dense_gb = std::atof(argv[++i]);
+    else if (a == "--only" && i + 1 < argc)
+      only = "," + std::string(argv[++i]) + ",";
+    else
+      lengths.push_back(std::atoll(argv[i]));
   }
   if (lengths.empty()) lengths = {4096, 8192, 16384};
   set_num_threads(threads);
@@ -98,9 +105,8 @@ int main(int argc, char** argv) {
     add("longformer", [&in, &glob, window]() {
       return longformer_attention(in[0], in[1], in[2], in[3], in[4], in[5], glob, window);
     });
-    add("block_sparse_bigbird", [&in, &layout]() {
-      return block_sparse_attention(in[0], in[1], in[2], layout, 64);
-    });
+    add("block_sparse_bigbird",
+        [&in, &layout]() { return block_sparse_attention(in[0], in[1], in[2], layout, 64); });
     add("performer", [&in, &w]() { return performer_attention(in[0], in[1], in[2], w, false); });
     add("performer_causal",
         [&in, &w]() { return performer_attention(in[0], in[1], in[2], w, true); });
@@ -121,17 +127,17 @@ int main(int argc, char** argv) {
         var.wall.push_back(wall_ms() - w0);
         var.cpu.push_back(cpu_ms() - c0);
       }
-    const double dense_ms =
-        !vs.empty() && vs[0].name == "dense_sdpa" ? median(vs[0].wall) : 0.0;
+    const double dense_ms = !vs.empty() && vs[0].name == "dense_sdpa" ? median(vs[0].wall) : 0.0;
     for (const Variant& var : vs) {
       std::ostringstream extra;
       if (var.name == "longformer") extra << ", \"window\": " << window;
       if (var.name.rfind("performer", 0) == 0) extra << ", \"features\": " << features;
       if (dense_ms > 0.0) extra << ", \"dense_over_this\": " << dense_ms / median(var.wall);
-      std::printf("{\"variant\": \"%s\", \"N\": %lld, \"threads\": %d, \"fwd_bwd_ms\": %.1f, "
-                  "\"cpu_ms\": %.1f, \"peak_mib\": %.1f%s}\n",
-                  var.name.c_str(), static_cast<long long>(N), threads, median(var.wall),
-                  median(var.cpu), var.peak_mib, extra.str().c_str());
+      std::printf(
+          "{\"variant\": \"%s\", \"N\": %lld, \"threads\": %d, \"fwd_bwd_ms\": %.1f, "
+          "\"cpu_ms\": %.1f, \"peak_mib\": %.1f%s}\n",
+          var.name.c_str(), static_cast<long long>(N), threads, median(var.wall), median(var.cpu),
+          var.peak_mib, extra.str().c_str());
     }
     std::fflush(stdout);
   }

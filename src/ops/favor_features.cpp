@@ -10,7 +10,8 @@ namespace {
 
 constexpr const char* kOp = "favor_features";
 
-template <class T> T* ptr_or_null(const Tensor& t) {
+template <class T>
+T* ptr_or_null(const Tensor& t) {
   return t.defined() && t.numel() > 0 ? t.data_ptr<T>() : nullptr;
 }
 
@@ -40,8 +41,8 @@ void check_favor_features(const Tensor& x, const Tensor& w) {
   CF_CHECK(x.dim() >= 2 && w.dim() == 2 && w.size(1) == x.size(-1), ShapeError, kOp,
            ": x must be (..., L, d) and projection (m, d), got x ", x.shape(), " and projection ",
            w.shape());
-  CF_CHECK(w.size(0) >= 1, ShapeError, kOp, ": projection must have at least one row (m >= 1), got ",
-           w.shape());
+  CF_CHECK(w.size(0) >= 1, ShapeError, kOp,
+           ": projection must have at least one row (m >= 1), got ", w.shape());
 }
 
 }  // namespace
@@ -63,9 +64,8 @@ Tensor favor_features(const Tensor& x_in, const Tensor& w_in, bool is_query, dou
   if (autograd::needs_grad(x_in, w_in)) {
     autograd::record(
         kOp, {x_in, w_in}, out,
-        [sx = autograd::save(x), sw = autograd::save(w), so = autograd::save(out), argmax,
-         is_query, eps](const autograd::TensorList& g,
-                        const autograd::Needs& needs) -> autograd::TensorList {
+        [sx = autograd::save(x), sw = autograd::save(w), so = autograd::save(out), argmax, is_query,
+         eps](const autograd::TensorList& g, const autograd::Needs& needs) -> autograd::TensorList {
           const Tensor &x = sx.get(), &w = sw.get(), &o = so.get();
           const Tensor go = g[0].contiguous();
           Tensor dx = needs[0] ? empty(x.shape(), x.dtype()) : Tensor();
@@ -76,9 +76,9 @@ Tensor favor_features(const Tensor& x_in, const Tensor& w_in, bool is_query, dou
                                               ptr_or_null<float>(go), ptr_or_null<float>(dx),
                                               ptr_or_null<float>(dw), ptr_or_null<float>(ws));
           } else {
-            ops::cpu::favor_features_backward_ref(
-                make_args<double>(x, w, o, argmax, is_query, eps), ptr_or_null<double>(go),
-                ptr_or_null<double>(dx), ptr_or_null<double>(dw));
+            ops::cpu::favor_features_backward_ref(make_args<double>(x, w, o, argmax, is_query, eps),
+                                                  ptr_or_null<double>(go), ptr_or_null<double>(dx),
+                                                  ptr_or_null<double>(dw));
           }
           return {dx, dw};
         });

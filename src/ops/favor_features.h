@@ -12,11 +12,12 @@
 
 namespace cf::ops::cpu {
 
-template <class T> struct FavorFeaturesArgs {
-  const T* x;        // (BH, L, d) contiguous
-  const T* w;        // (m, d) contiguous
-  T* out;            // (BH, L, m) contiguous: phi
-  int64_t* argmax;   // query: (BH, L) column r of each row's max; key: (BH) flat i * m + r
+template <class T>
+struct FavorFeaturesArgs {
+  const T* x;       // (BH, L, d) contiguous
+  const T* w;       // (m, d) contiguous
+  T* out;           // (BH, L, m) contiguous: phi
+  int64_t* argmax;  // query: (BH, L) column r of each row's max; key: (BH) flat i * m + r
   int64_t BH, L, d, m;
   bool is_query;
   double eps;
@@ -29,7 +30,8 @@ void favor_features_forward(const FavorFeaturesArgs<float>& a);
 void favor_features_backward(const FavorFeaturesArgs<float>& a, const float* g, float* dx,
                              float* dw, float* ws);
 /// Reference kernels (plain loops, double accumulation): the f64 path and the oracle.
-template <class T> void favor_features_forward_ref(const FavorFeaturesArgs<T>& a);
+template <class T>
+void favor_features_forward_ref(const FavorFeaturesArgs<T>& a);
 template <class T>
 void favor_features_backward_ref(const FavorFeaturesArgs<T>& a, const T* g, T* dx, T* dw);
 

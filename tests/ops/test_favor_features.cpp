@@ -31,7 +31,7 @@ struct Result {
 };
 
 Result run_favor(bool fused, const Tensor& x0, const Tensor& w0, const Tensor& gout, bool is_query,
-        double eps, DType dt) {
+                 double eps, DType dt) {
   Tensor x = x0.to(dt).detach().requires_grad_(), w = w0.to(dt).detach().requires_grad_();
   Tensor out = fused ? favor_features(x, w, is_query, eps) : favor_composite(x, w, is_query, eps);
   out.backward(gout.to(dt));
@@ -68,7 +68,8 @@ TEST(FavorFeatures, MatchesCompositeAndReference) {
 TEST(FavorFeatures, Empty) {
   for (DType dt : {DType::f32, DType::f64})
     for (bool is_query : {true, false}) {
-      Tensor x = zeros(Shape{2, 0, 8}, dt).requires_grad_(), w = ones(Shape{5, 8}, dt).requires_grad_();
+      Tensor x = zeros(Shape{2, 0, 8}, dt).requires_grad_(),
+             w = ones(Shape{5, 8}, dt).requires_grad_();
       Tensor out = favor_features(x, w, is_query);
       EXPECT_EQ(out.shape(), (Shape{2, 0, 5}));
       sum(out).backward();
@@ -80,11 +81,11 @@ TEST(FavorFeatures, Empty) {
 TEST(FavorFeatures, StridedAndBroadcastInputs) {
   Generator gen(5);
   const Tensor w = randn(Shape{20, 6}, gen);
-  const Tensor xt = randn(Shape{9, 3, 6}, gen).transpose(0, 1);      // (3, 9, 6), strided
+  const Tensor xt = randn(Shape{9, 3, 6}, gen).transpose(0, 1);         // (3, 9, 6), strided
   const Tensor xb = randn(Shape{1, 9, 6}, gen).expand(Shape{4, 9, 6});  // stride 0
   for (bool is_query : {true, false}) {
-    EXPECT_CLOSE(favor_features(xt, w, is_query), favor_features(xt.contiguous(), w, is_query),
-                 0.0, 0.0);
+    EXPECT_CLOSE(favor_features(xt, w, is_query), favor_features(xt.contiguous(), w, is_query), 0.0,
+                 0.0);
     EXPECT_CLOSE(favor_features(xb, w.t().contiguous().t(), is_query),
                  favor_features(xb.contiguous(), w, is_query), 0.0, 0.0);
   }

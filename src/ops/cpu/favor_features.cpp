@@ -33,8 +33,8 @@ float row_max(const float* x, int64_t n, int64_t* at) {
   int64_t i = 0;
   for (; i + kW <= n; i += kW) acc = VecF::max(acc, VecF::load(x + i));
   if (i < n)
-    acc = VecF::max(acc, VecF::load(x + i, static_cast<int>(n - i),
-                                    -std::numeric_limits<float>::infinity()));
+    acc = VecF::max(
+        acc, VecF::load(x + i, static_cast<int>(n - i), -std::numeric_limits<float>::infinity()));
   const float mx = acc.reduce_max();
   int64_t r = 0;
   while (r + 1 < n && !(x[r] == mx)) ++r;
@@ -161,7 +161,8 @@ void favor_features_backward(const FavorFeaturesArgs<float>& a, const float* g, 
   if (dw) gemm(true, false, m, d, rows, static_cast<float>(xscale), ws, m, a.x, d, 0.0f, dw, d);
 }
 
-template <class T> void favor_features_forward_ref(const FavorFeaturesArgs<T>& a) {
+template <class T>
+void favor_features_forward_ref(const FavorFeaturesArgs<T>& a) {
   const int64_t L = a.L, m = a.m, d = a.d;
   const double xscale = std::pow(static_cast<double>(d), -0.25);
   const double s = 1.0 / std::sqrt(static_cast<double>(m));
@@ -237,7 +238,7 @@ template void favor_features_forward_ref<float>(const FavorFeaturesArgs<float>&)
 template void favor_features_forward_ref<double>(const FavorFeaturesArgs<double>&);
 template void favor_features_backward_ref<float>(const FavorFeaturesArgs<float>&, const float*,
                                                  float*, float*);
-template void favor_features_backward_ref<double>(const FavorFeaturesArgs<double>&,
-                                                  const double*, double*, double*);
+template void favor_features_backward_ref<double>(const FavorFeaturesArgs<double>&, const double*,
+                                                  double*, double*);
 
 }  // namespace cf::ops::cpu
