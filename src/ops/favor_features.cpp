@@ -71,10 +71,9 @@ Tensor favor_features(const Tensor& x_in, const Tensor& w_in, bool is_query, dou
           Tensor dx = needs[0] ? empty(x.shape(), x.dtype()) : Tensor();
           Tensor dw = needs[1] ? empty(w.shape(), w.dtype()) : Tensor();
           if (x.dtype() == DType::f32) {
-            Tensor ws = empty(Shape{o.numel()}, DType::f32);
             ops::cpu::favor_features_backward(make_args<float>(x, w, o, argmax, is_query, eps),
                                               ptr_or_null<float>(go), ptr_or_null<float>(dx),
-                                              ptr_or_null<float>(dw), ptr_or_null<float>(ws));
+                                              ptr_or_null<float>(dw));
           } else {
             ops::cpu::favor_features_backward_ref(make_args<double>(x, w, o, argmax, is_query, eps),
                                                   ptr_or_null<double>(go), ptr_or_null<double>(dx),

@@ -26,9 +26,10 @@ struct FavorFeaturesArgs {
 /// Fills a.out and a.argmax (=). m >= 1.
 void favor_features_forward(const FavorFeaturesArgs<float>& a);
 /// dx (BH, L, d) and dw (m, d) (=, each may be null: not needed) from g (BH, L, m); reads a.x,
-/// a.w, a.out, a.argmax. ws: (BH, L, m) scratch.
+/// a.w, a.out, a.argmax. Per-thread scratch: one (128, m) block of dL/d dash and, for dw, an
+/// (m, d) partial sum.
 void favor_features_backward(const FavorFeaturesArgs<float>& a, const float* g, float* dx,
-                             float* dw, float* ws);
+                             float* dw);
 /// Reference kernels (plain loops, double accumulation): the f64 path and the oracle.
 template <class T>
 void favor_features_forward_ref(const FavorFeaturesArgs<T>& a);

@@ -1,3 +1,5 @@
+#include <omp.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -12,6 +14,9 @@ namespace cf::ops::cpu {
 namespace {
 
 constexpr int kW = VecF::kWidth;
+// Rows per block: the GEMM writes a (kRows, m) tile of dash that the row pass then reads from
+// cache. One GEMM per block inside the parallel region (single-threaded there).
+constexpr int64_t kRows = 128;
 
 float sum_squares(const float* x, int64_t n) {
   VecF acc(0.0f);
@@ -89,30 +94,31 @@ void axpy(float s, const float* x, float* y, int64_t n) {
 void favor_features_forward(const FavorFeaturesArgs<float>& a) {
   const int64_t rows = a.BH * a.L, m = a.m, d = a.d;
   if (rows == 0) return;
-  const double xscale = std::pow(static_cast<double>(d), -0.25);
+  const float xscale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
   const float half = static_cast<float>(0.5 / std::sqrt(static_cast<double>(d)));
   const float s = static_cast<float>(1.0 / std::sqrt(static_cast<double>(m)));
   const float eps = static_cast<float>(a.eps);
-  if (d > 0)
-    gemm(false, true, rows, m, d, static_cast<float>(xscale), a.x, d, a.w, d, 0.0f, a.out, m);
-  else
-    std::fill(a.out, a.out + rows * m, 0.0f);
-  const int64_t grain = std::max<int64_t>(1, kGrainSize / m);
-  if (a.is_query) {
-    parallel_for(0, rows, grain, [&a, m, d, half, s, eps](int64_t b, int64_t e) {
-      for (int64_t i = b; i < e; ++i) {
-        float* row = a.out + i * m;
+  const int64_t blocks = (rows + kRows - 1) / kRows;
+  std::vector<float> mx(a.is_query ? 0 : rows);
+  std::vector<int64_t> at(a.is_query ? 0 : rows);
+#pragma omp parallel for schedule(static) if (blocks > 1)
+  for (int64_t blk = 0; blk < blocks; ++blk) {
+    const int64_t r0 = blk * kRows, n = std::min(kRows, rows - r0);
+    if (d > 0)
+      gemm(false, true, n, m, d, xscale, a.x + r0 * d, d, a.w, d, 0.0f, a.out + r0 * m, m);
+    else
+      std::fill(a.out + r0 * m, a.out + (r0 + n) * m, 0.0f);
+    for (int64_t i = r0; i < r0 + n; ++i) {
+      float* row = a.out + i * m;
+      if (a.is_query) {
         const float c = row_max(row, m, a.argmax + i);
         exp_row(row, m, half * sum_squares(a.x + i * d, d), c, eps, s);
+      } else {
+        mx[i] = row_max(row, m, &at[i]);
       }
-    });
-    return;
+    }
   }
-  std::vector<float> mx(rows);
-  std::vector<int64_t> at(rows);
-  parallel_for(0, rows, grain, [&a, &mx, &at, m](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) mx[i] = row_max(a.out + i * m, m, &at[i]);
-  });
+  if (a.is_query) return;
   std::vector<float> c(a.BH);
   for (int64_t bh = 0; bh < a.BH; ++bh) {
     int64_t best = bh * a.L;
@@ -121,44 +127,59 @@ void favor_features_forward(const FavorFeaturesArgs<float>& a) {
     c[bh] = mx[best];
     a.argmax[bh] = (best - bh * a.L) * m + at[best];
   }
-  parallel_for(0, rows, grain, [&a, &c, m, d, half, s, eps](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i)
-      exp_row(a.out + i * m, m, half * sum_squares(a.x + i * d, d), c[i / a.L], eps, s);
-  });
+  parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / m),
+               [&a, &c, m, d, half, s, eps](int64_t b, int64_t e) {
+                 for (int64_t i = b; i < e; ++i)
+                   exp_row(a.out + i * m, m, half * sum_squares(a.x + i * d, d), c[i / a.L], eps,
+                           s);
+               });
 }
 
 void favor_features_backward(const FavorFeaturesArgs<float>& a, const float* g, float* dx,
-                             float* dw, float* ws) {
+                             float* dw) {
   const int64_t rows = a.BH * a.L, m = a.m, d = a.d;
   if (rows == 0 || d == 0) {
     if (dw) std::fill(dw, dw + m * d, 0.0f);
     return;
   }
-  const double xscale = std::pow(static_cast<double>(d), -0.25);
+  const float xscale = static_cast<float>(std::pow(static_cast<double>(d), -0.25));
+  const float k2 = xscale * xscale;
   const float es = static_cast<float>(a.eps / std::sqrt(static_cast<double>(m)));
-  std::vector<float> rowsum(rows);
-  const int64_t grain = std::max<int64_t>(1, kGrainSize / m);
-  parallel_for(0, rows, grain, [&a, &rowsum, g, ws, es, m](int64_t b, int64_t e) {
-    for (int64_t i = b; i < e; ++i) {
-      rowsum[i] = grad_row(g + i * m, a.out + i * m, es, m, ws + i * m);
-      if (a.is_query) ws[i * m + a.argmax[i]] -= rowsum[i];
+  const int64_t blocks = (rows + kRows - 1) / kRows;
+  const int threads = omp_get_max_threads();
+  std::vector<float> rowsum(rows), dw_part(dw ? threads * m * d : 0, 0.0f);
+#pragma omp parallel if (blocks > 1)
+  {
+    std::vector<float> G(kRows * m);  // this block's dL/d dash
+    float* dwt = dw ? dw_part.data() + omp_get_thread_num() * m * d : nullptr;
+#pragma omp for schedule(static)
+    for (int64_t blk = 0; blk < blocks; ++blk) {
+      const int64_t r0 = blk * kRows, n = std::min(kRows, rows - r0);
+      for (int64_t i = r0; i < r0 + n; ++i) {
+        float* Gi = G.data() + (i - r0) * m;
+        rowsum[i] = grad_row(g + i * m, a.out + i * m, es, m, Gi);
+        if (a.is_query) Gi[a.argmax[i]] -= rowsum[i];
+      }
+      if (dx) {
+        gemm(false, false, n, d, m, xscale, G.data(), m, a.w, d, 0.0f, dx + r0 * d, d);
+        for (int64_t i = r0; i < r0 + n; ++i) axpy(-k2 * rowsum[i], a.x + i * d, dx + i * d, d);
+      }
+      if (dw) gemm(true, false, m, d, n, xscale, G.data(), m, a.x + r0 * d, d, 1.0f, dwt, d);
     }
-  });
-  if (!a.is_query)
+  }
+  if (!a.is_query)  // c's gradient at its argmax (i, r): a rank-1 term in dx row i and dw row r
     for (int64_t bh = 0; bh < a.BH; ++bh) {
       double total = 0.0;
       for (int64_t i = bh * a.L; i < (bh + 1) * a.L; ++i) total += rowsum[i];
-      ws[bh * a.L * m + a.argmax[bh]] -= static_cast<float>(total);
+      const int64_t i = bh * a.L + a.argmax[bh] / m, r = a.argmax[bh] % m;
+      const float delta = -xscale * static_cast<float>(total);
+      if (dx) axpy(delta, a.w + r * d, dx + i * d, d);
+      if (dw) axpy(delta, a.x + i * d, dw_part.data() + r * d, d);
     }
-  if (dx) {
-    gemm(false, false, rows, d, m, static_cast<float>(xscale), ws, m, a.w, d, 0.0f, dx, d);
-    const float k = static_cast<float>(xscale * xscale);
-    parallel_for(0, rows, std::max<int64_t>(1, kGrainSize / d),
-                 [&a, &rowsum, dx, k, d](int64_t b, int64_t e) {
-                   for (int64_t i = b; i < e; ++i) axpy(-k * rowsum[i], a.x + i * d, dx + i * d, d);
-                 });
+  if (dw) {
+    std::copy(dw_part.begin(), dw_part.begin() + m * d, dw);
+    for (int t = 1; t < threads; ++t) axpy(1.0f, dw_part.data() + t * m * d, dw, m * d);
   }
-  if (dw) gemm(true, false, m, d, rows, static_cast<float>(xscale), ws, m, a.x, d, 0.0f, dw, d);
 }
 
 template <class T>
