@@ -4,8 +4,9 @@
 // (one-sided window w, no global token), block_sparse_bigbird (block 64, 3 window + 2 global + 3
 // random blocks), performer / performer_causal (m orthogonal random features). The variants run in
 // rounds (one timed run of each per round, after one warm-up each) so that load drifting on a
-// shared machine hits them alike. One JSON line per case: median wall and process-CPU ms, peak
-// bytes in use above the inputs (cformer/memory.h) and, where dense ran, its time / this time.
+// shared machine hits them alike. One JSON line per case: median wall, process-CPU and (of that)
+// system ms, peak bytes in use above the inputs (cformer/memory.h) and, where dense ran, its
+// wall time / this wall time.
 // Usage: bench_effattn [--threads T] [--repeats R] [--window W] [--features M]
 //                      [--max-dense-gb G] [--only NAME[,NAME...]] N...
 #include <algorithm>
@@ -17,6 +18,8 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+#include <sys/resource.h>
 
 #include "cformer/cformer.h"
 #include "cformer/efficient_attention.h"
@@ -38,6 +41,13 @@ double cpu_ms() {
   return 1e3 * static_cast<double>(t.tv_sec) + 1e-6 * static_cast<double>(t.tv_nsec);
 }
 
+double sys_ms() {  // the process's system CPU time (page faults, ...)
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return 1e3 * static_cast<double>(u.ru_stime.tv_sec) +
+         1e-3 * static_cast<double>(u.ru_stime.tv_usec);
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -46,7 +56,7 @@ double median(std::vector<double> v) {
 struct Variant {
   std::string name;
   std::function<Tensor()> fn;
-  std::vector<double> wall, cpu;
+  std::vector<double> wall, cpu, sys;
   double peak_mib = 0.0;
 };
 
@@ -92,7 +102,7 @@ int main(int argc, char** argv) {
     std::vector<Variant> vs;
     auto add = [&vs, &only](const std::string& name, std::function<Tensor()> fn) {
       if (only.empty() || only.find("," + name + ",") != std::string::npos)
-        vs.push_back({name, std::move(fn), {}, {}, 0.0});
+        vs.push_back({name, std::move(fn), {}, {}, {}, 0.0});
     };
     // dense: P (H N^2) saved plus (threads N^2) backward scratch, 4 bytes each.
     const double dense_gb = 4.0 * (H + threads) * static_cast<double>(N) * N / 1e9;
@@ -122,10 +132,11 @@ int main(int argc, char** argv) {
     }
     for (int r = 0; r < repeats; ++r)
       for (Variant& var : vs) {
-        const double w0 = wall_ms(), c0 = cpu_ms();
+        const double w0 = wall_ms(), c0 = cpu_ms(), s0 = sys_ms();
         run(var);
         var.wall.push_back(wall_ms() - w0);
         var.cpu.push_back(cpu_ms() - c0);
+        var.sys.push_back(sys_ms() - s0);
       }
     const double dense_ms = !vs.empty() && vs[0].name == "dense_sdpa" ? median(vs[0].wall) : 0.0;
     for (const Variant& var : vs) {
@@ -135,9 +146,9 @@ int main(int argc, char** argv) {
       if (dense_ms > 0.0) extra << ", \"dense_over_this\": " << dense_ms / median(var.wall);
       std::printf(
           "{\"variant\": \"%s\", \"N\": %lld, \"threads\": %d, \"fwd_bwd_ms\": %.1f, "
-          "\"cpu_ms\": %.1f, \"peak_mib\": %.1f%s}\n",
+          "\"cpu_ms\": %.1f, \"sys_ms\": %.1f, \"peak_mib\": %.1f%s}\n",
           var.name.c_str(), static_cast<long long>(N), threads, median(var.wall), median(var.cpu),
-          var.peak_mib, extra.str().c_str());
+          median(var.sys), var.peak_mib, extra.str().c_str());
     }
     std::fflush(stdout);
   }
