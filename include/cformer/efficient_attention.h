@@ -76,7 +76,8 @@ Tensor favor_projection(int64_t num_features, int64_t dim, Generator& gen, bool 
 /// the paper's code (softmax_kernel_transformation): queries subtract their own max over features
 /// (c per query row), keys the max over all features and positions (one c per batch element), so
 /// c cancels in D^-1 (q (k^T v)) up to eps = 1e-6, the code's numerical stabilizer. c is not
-/// detached: the gradient is that of the function computed. A composite of public ops.
+/// detached: the gradient is that of the function computed (c's goes to its first maximal
+/// element). Differentiable in x and projection. Throws DTypeError, ShapeError (also for m = 0).
 Tensor favor_features(const Tensor& x, const Tensor& projection, bool is_query, double eps = 1e-6);
 /// Performer attention: linear_attention(favor_features(q, W, true), favor_features(k, W, false),
 /// v, is_causal): approximates softmax(q k^T / sqrt(d)) v in O(L m d). q (..., L, d),

@@ -1,5 +1,5 @@
-// Performer FAVOR+ (Choromanski et al. 2021): the random projection, the positive random
-// features and the attention as a composite of public ops around linear_attention. PyTorch twin:
+// Performer FAVOR+ (Choromanski et al. 2021): the random projection and the attention as a
+// composite of favor_features (src/ops/favor_features.h) and linear_attention. PyTorch twin:
 // tools/golden/gen_effattn_b.py (softmax_kernel of the paper's code / performer-pytorch, with
 // the max not detached).
 #include <cmath>
@@ -7,7 +7,6 @@
 
 #include "cformer/efficient_attention.h"
 #include "cformer/ops.h"
-#include "ops/elementwise.h"
 #include "util/check.h"
 
 namespace cf {
@@ -52,24 +51,6 @@ Tensor favor_projection(int64_t m, int64_t d, Generator& gen, bool orthogonal, D
     }
   }
   return w.to(dtype);
-}
-
-Tensor favor_features(const Tensor& x, const Tensor& projection, bool is_query, double eps) {
-  const char* op = "favor_features";
-  ops::check_floating(op, x, "x");
-  ops::check_floating(op, projection, "projection");
-  CF_CHECK(projection.dtype() == x.dtype(), DTypeError, op, ": projection must have dtype ",
-           dtype_name(x.dtype()), " like x, got ", dtype_name(projection.dtype()));
-  CF_CHECK(x.dim() >= 2 && projection.dim() == 2 && projection.size(1) == x.size(-1), ShapeError,
-           op, ": x must be (..., L, d) and projection (m, d), got x ", x.shape(),
-           " and projection ", projection.shape());
-  const double d = static_cast<double>(x.size(-1)), m = static_cast<double>(projection.size(0));
-  const Tensor xs = mul(x, std::pow(d, -0.25));
-  const Tensor dash = matmul(xs, projection.t());                 // (..., L, m)
-  const Tensor diag = mul(sum(mul(xs, xs), Dims{-1}, true), 0.5);  // (..., L, 1)
-  Tensor c = max(dash, -1, true).values;                           // (..., L, 1)
-  if (!is_query) c = max(c, -2, true).values;                      // (..., 1, 1)
-  return mul(add(exp(sub(sub(dash, diag), c)), eps), 1.0 / std::sqrt(m));
 }
 
 Tensor performer_attention(const Tensor& q, const Tensor& k, const Tensor& v,

@@ -5,7 +5,8 @@ namespace cf::testing {
 
 // block_sparse_attention: inputs q, k, v, layout[, key_padding_mask]; args block_size, is_causal,
 // scale (null: 1 / sqrt(E)). linear_attention: q_features, k_features, v; is_causal.
-// performer_attention: q, k, v, projection; is_causal, eps.
+// performer_attention: q, k, v, projection; is_causal, eps. favor_features: x, projection;
+// is_query, eps.
 Dispatch dispatch_effattn_b(const std::string& op, const Json& a, const TensorList& in) {
   if (op == "block_sparse_attention")
     return TensorList{block_sparse_attention(in[0], in[1], in[2], in[3],
@@ -17,6 +18,9 @@ Dispatch dispatch_effattn_b(const std::string& op, const Json& a, const TensorLi
   if (op == "performer_attention")
     return TensorList{performer_attention(in[0], in[1], in[2], in[3], a.at("is_causal").get<bool>(),
                                           a.at("eps").get<double>())};
+  if (op == "favor_features")
+    return TensorList{favor_features(in[0], in[1], a.at("is_query").get<bool>(),
+                                     a.at("eps").get<double>())};
   return std::nullopt;
 }
 

@@ -139,4 +139,20 @@ def build():
     perf("performer_causal_large", randn(g, 1, 2, 80, 16), randn(g, 1, 2, 80, 16),
          randn(g, 1, 2, 80, 16), randn(g, 32, 16), is_causal=True, eps=1e-4, atol=1e-4,
          grad_atol=1e-4)
+
+    def feat(name, x, w, is_query, eps=1e-6, **kw):
+        f.case(name, "favor_features", [x, w], {"is_query": is_query, "eps": eps},
+               lambda a, x, w: favor(x, w, a["is_query"], a["eps"]), **kw)
+
+    g = r("favor_query")
+    feat("favor_query_4d", randn(g, 1, 2, 5, 4), randn(g, 6, 4), True)
+    g = r("favor_key")
+    feat("favor_key_3d", randn(g, 2, 7, 3), randn(g, 5, 3), False, eps=1e-3)
+    g = r("favor_key_2d")
+    feat("favor_key_2d", randn(g, 9, 5), randn(g, 17, 5), False)
+    g = r("favor_large")
+    feat("favor_query_large", randn(g, 1, 3, 37, 15), randn(g, 33, 15), True, atol=1e-4,
+         grad_atol=1e-4)
+    feat("favor_key_large", randn(g, 2, 1, 41, 17), randn(g, 19, 17), False, atol=1e-4,
+         grad_atol=1e-4)
     return f

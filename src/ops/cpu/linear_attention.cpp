@@ -78,6 +78,16 @@ void chunk_grad_scores(const float* dn, const float* dd, const float* v, int64_t
   zero_upper(a, n);
 }
 
+// The state S (M, Ev) then z (M), to and from a (M Ev + M) block.
+void save_state(const std::vector<float>& st, const std::vector<float>& z, float* state) {
+  std::copy(z.begin(), z.end(), std::copy(st.begin(), st.end(), state));
+}
+
+void load_state(const float* state, std::vector<float>& st, std::vector<float>& z) {
+  std::copy(state + st.size(), state + st.size() + z.size(), z.begin());
+  std::copy(state, state + st.size(), st.begin());
+}
+
 }  // namespace
 
 void linear_attention_forward(const LinearAttentionArgs<float>& a) {
@@ -93,6 +103,7 @@ void linear_attention_forward(const LinearAttentionArgs<float>& a) {
     if (!a.causal) {
       if (S > 0) gemm(true, false, M, Ev, S, 1.0f, k, M, v, Ev, 0.0f, st.data(), Ev);
       add_colsum(k, S, M, z.data());
+      if (a.state) save_state(st, z, a.state + bh * (M * Ev + M));
       if (L > 0) gemm(false, false, L, Ev, M, 1.0f, q, M, st.data(), Ev, 0.0f, o, Ev);
       for (int64_t i = 0; i < L; ++i) {
         den[i] = dot(q + i * M, z.data(), M);
@@ -139,8 +150,7 @@ void linear_attention_backward(const LinearAttentionArgs<float>& a, const float*
     float* dd = dn + L * Ev;
     upstream(g, o, den, L, Ev, dn, dd);
     if (!a.causal) {
-      if (S > 0) gemm(true, false, M, Ev, S, 1.0f, k, M, v, Ev, 0.0f, st.data(), Ev);
-      add_colsum(k, S, M, z.data());
+      load_state(a.state + bh * (M * Ev + M), st, z);
       if (L > 0) gemm(false, true, L, M, Ev, 1.0f, dn, Ev, st.data(), Ev, 0.0f, gq, M);
       for (int64_t i = 0; i < L; ++i) axpy(dd[i], z.data(), gq + i * M, M);
       // G = q^T dn (in st), h = q^T dd (in z)
