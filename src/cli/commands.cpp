@@ -25,6 +25,7 @@ Commands register_commands(CLI::App& app) {
   add_data_listops(app, cmds);
   add_translate(app, cmds);
   add_eval_translate(app, cmds);
+  add_bench_attention(app, cmds);
   return cmds;
 }
 
