@@ -231,7 +231,7 @@ class EfficientSelfAttention : public Module {
 namespace nn {
 
 struct MoEOptions {
-  int64_t top_k = 1;             ///< experts per token: 1 = Switch Transformer, 2 = GShard / Mixtral
+  int64_t top_k = 1;             ///< experts per token: 1 = Switch, 2 = GShard / Mixtral
   double capacity_factor = 0.0;  ///< 0: no token dropping; > 0: Switch's expert capacity
   bool normalize_gates = false;  ///< renormalize the k selected probabilities (Mixtral); false:
                                  ///< the raw softmax probability is the gate (Switch)
@@ -246,13 +246,14 @@ struct MoEOptions {
 /// > 0: each expert takes at most C = ceil(capacity_factor * T * top_k / E) assignments of the
 /// T tokens, granted in order of choice rank, then token order (every token's first choice
 /// before any second choice, as GShard); a dropped assignment contributes 0 (the caller's
-/// residual carries the token). No router jitter. out_t = sum over kept (t, e) of gate * expert_e(x_t),
-/// computed by grouping the tokens of each expert (one GEMM pair per expert): cost O(T top_k D F).
-/// After each forward: aux_loss = E * sum_e f_e P_e (Switch load balancing; f_e the fraction of
-/// tokens whose top-1 expert is e, before dropping, P_e the mean router probability; the gradient
-/// flows through P only), z_loss = mean_t logsumexp(logits_t)^2 (ST-MoE), both 0-dim;
-/// expert_counts[e] the assignments expert e processed, dropped the assignments dropped.
-/// Throws ValueError on a bad configuration (sizes < 1, top_k > num_experts, capacity_factor < 0),
+/// residual carries the token). No router jitter. out_t = sum over kept (t, e) of
+/// gate * expert_e(x_t), computed by grouping the tokens of each expert (one GEMM pair per
+/// expert): cost O(T top_k D F). After each forward: aux_loss = E * sum_e f_e P_e (Switch load
+/// balancing; f_e the fraction of tokens whose top-1 expert is e, before dropping, P_e the mean
+/// router probability; the gradient flows through P only), z_loss = mean_t logsumexp(logits_t)^2
+/// (ST-MoE), both 0-dim; expert_counts[e] the assignments expert e processed, dropped the
+/// assignments dropped. Throws ValueError on a bad configuration (sizes < 1, top_k outside
+/// [1, num_experts], capacity_factor < 0), DTypeError for a dtype other than f32 / f64,
 /// ShapeError / DTypeError for x not (..., D) of the module's dtype.
 class MoEFeedForward : public UnaryModule {
  public:
@@ -265,12 +266,12 @@ class MoEFeedForward : public UnaryModule {
 
   int64_t embed_dim, ffn_dim, num_experts;
   MoEOptions options;
-  std::shared_ptr<Linear> router;        // (E, D), no bias
-  std::shared_ptr<ModuleList> experts;   // num_experts nn::MLP (fc1, act, drop, fc2)
-  Tensor aux_loss;                       // 0-dim, of the last forward
-  Tensor z_loss;                         // 0-dim, of the last forward
-  std::vector<int64_t> expert_counts;    // (E), of the last forward
-  int64_t dropped = 0;                   // assignments dropped in the last forward
+  std::shared_ptr<Linear> router;       // (E, D), no bias
+  std::shared_ptr<ModuleList> experts;  // num_experts nn::MLP (fc1, act, drop, fc2)
+  Tensor aux_loss;                      // 0-dim, of the last forward
+  Tensor z_loss;                        // 0-dim, of the last forward
+  std::vector<int64_t> expert_counts;   // (E), of the last forward
+  int64_t dropped = 0;                  // assignments dropped in the last forward
 };
 
 }  // namespace nn

@@ -72,20 +72,22 @@ class BenchAttention : public nn::UnaryModule {
         nn::EfficientSelfAttentionOptions o;
         o.variant = arch == Arch::naive ? nn::AttentionVariant::dense
                                         : nn::AttentionVariant::memory_efficient;
-        mha_ = register_module("attn",
-                               std::make_shared<nn::EfficientSelfAttention>(kWidth, kHeads, gen, o));
+        mha_ = register_module(
+            "attn", std::make_shared<nn::EfficientSelfAttention>(kWidth, kHeads, gen, o));
         break;
       }
       case Arch::longformer:
         longformer_ = register_module(
             "attn", std::make_shared<nn::LongformerSelfAttention>(kWidth, kHeads, 512, gen));
-        out_proj_ = register_module("out_proj", std::make_shared<nn::Linear>(kWidth, kWidth, true, gen));
+        out_proj_ =
+            register_module("out_proj", std::make_shared<nn::Linear>(kWidth, kWidth, true, gen));
         break;
       case Arch::bigbird:
       case Arch::sparse_fixed:
-        in_proj_ = register_module("in_proj",
-                                   std::make_shared<nn::Linear>(kWidth, 3 * kWidth, true, gen));
-        out_proj_ = register_module("out_proj", std::make_shared<nn::Linear>(kWidth, kWidth, true, gen));
+        in_proj_ =
+            register_module("in_proj", std::make_shared<nn::Linear>(kWidth, 3 * kWidth, true, gen));
+        out_proj_ =
+            register_module("out_proj", std::make_shared<nn::Linear>(kWidth, kWidth, true, gen));
         break;
       case Arch::performer: {
         nn::PerformerAttentionOptions o;
@@ -123,8 +125,8 @@ class BenchAttention : public nn::UnaryModule {
         auto heads = [N](const Tensor& t) {
           return t.view(Shape{1, N, kHeads, kWidth / kHeads}).transpose(1, 2);
         };
-        const Tensor o = block_sparse_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]),
-                                                layout_, kBlock);
+        const Tensor o =
+            block_sparse_attention(heads(qkv[0]), heads(qkv[1]), heads(qkv[2]), layout_, kBlock);
         return out_proj_->forward(o.transpose(1, 2).reshape(Shape{1, N, kWidth}));
       }
       case Arch::performer:
@@ -153,7 +155,8 @@ class BenchBlock : public nn::Module {
     if (arch == Arch::moe) {
       nn::MoEOptions o;
       o.top_k = 1;
-      ffn = register_module("ffn", std::make_shared<nn::MoEFeedForward>(kWidth, kFfn, kExperts, gen, o));
+      ffn = register_module("ffn",
+                            std::make_shared<nn::MoEFeedForward>(kWidth, kFfn, kExperts, gen, o));
     } else {
       ffn = register_module("ffn", std::make_shared<nn::MLP>(kWidth, kFfn, kWidth, gen));
     }
@@ -261,7 +264,9 @@ std::string general(double v) {
   return buf;
 }
 
-std::string mib(double bytes) { return fixed(bytes / (1024.0 * 1024.0), 1); }
+std::string mib(double bytes) {
+  return fixed(bytes / (1024.0 * 1024.0), 1);
+}
 
 /// "16K" for multiples of 1024, else the number with commas.
 std::string short_length(int64_t n) {
@@ -291,8 +296,8 @@ std::string utc_now() {
 
 struct BenchOpts {
   std::vector<int64_t> lengths = {512, 1024, 2048, 4096, 8192, 16384, 32768, 65536};
-  std::vector<std::string> rows = {"naive",     "memory-efficient", "longformer", "bigbird",
-                                   "performer", "moe"};
+  std::vector<std::string> rows = {"naive",   "memory-efficient", "longformer",
+                                   "bigbird", "performer",        "moe"};
   int repeats = 3;
   int threads = 0;
   double budget_gib = 8.0;
@@ -303,8 +308,7 @@ struct BenchOpts {
 
 /// Runs one row over the candidate lengths: predicts before each length, stops at the first one
 /// predicted (or measured) over the budget, skips those predicted slower than max_seconds.
-RowResult run_row(const RowSpec& spec, const std::vector<int64_t>& candidates,
-                  const BenchOpts& o) {
+RowResult run_row(const RowSpec& spec, const std::vector<int64_t>& candidates, const BenchOpts& o) {
   RowResult res;
   res.spec = &spec;
   const double budget = o.budget_gib * 1024.0 * 1024.0 * 1024.0;
@@ -407,7 +411,8 @@ std::map<std::string, std::string> read_accuracy(const std::string& path) {
 }
 
 int run_bench(const BenchOpts& o) {
-  CF_CHECK(!o.lengths.empty(), ValueError, "bench attention: --lengths must list at least one length");
+  CF_CHECK(!o.lengths.empty(), ValueError,
+           "bench attention: --lengths must list at least one length");
   for (int64_t n : o.lengths)
     CF_CHECK(n >= 1 && n <= (int64_t{1} << 24), ValueError,
              "bench attention: --lengths must be in [1, 16777216], got ", n);
@@ -444,8 +449,8 @@ int run_bench(const BenchOpts& o) {
      << " steps after a warm-up. Peak: tensor bytes in use (reset_peak_memory_stats before a "
      << "step, memory_stats().peak_bytes_in_use after; parameters, gradients, inputs and "
      << "activations), not the process RSS. Budget " << general(o.budget_gib)
-     << " GiB, search up to " << with_commas(o.max_search) << ", at most " << fixed(o.max_seconds, 0)
-     << " s per step.\n";
+     << " GiB, search up to " << with_commas(o.max_search) << ", at most "
+     << fixed(o.max_seconds, 0) << " s per step.\n";
   std::string header = md.str();
   std::cout << header << "\n" << std::flush;
 
@@ -465,8 +470,8 @@ int run_bench(const BenchOpts& o) {
     for (const RowResult& r : results)
       md << "| " << r.spec->name << " | " << table_cell(r.cells.at(n), naive_cell(n)) << " |\n";
   }
-  md << "\n## Summary\n\n| architecture | max length (" << general(o.budget_gib) << " GiB) | memory at "
-     << short_length(summary_n) << " | speed at " << short_length(summary_n)
+  md << "\n## Summary\n\n| architecture | max length (" << general(o.budget_gib)
+     << " GiB) | memory at " << short_length(summary_n) << " | speed at " << short_length(summary_n)
      << " vs naive | accuracy |\n|---|---|---:|---:|---|\n";
   for (const RowResult& r : results) {
     const Cell& c = r.cells.at(summary_n);
@@ -498,7 +503,8 @@ void add_bench_attention(CLI::App& app, Commands& cmds) {
     bench->require_subcommand(1);
   }
   CLI::App* sub = bench->add_subcommand(
-      "attention", "Time and peak memory of a Transformer block per attention architecture and length");
+      "attention",
+      "Time and peak memory of a Transformer block per attention architecture and length");
   auto o = std::make_shared<BenchOpts>();
   std::vector<std::string> ids;
   for (const RowSpec& s : row_specs()) ids.push_back(s.id);

@@ -5,6 +5,8 @@
 // K top_k, A kept assignments. Public ops only, as every layer.
 #include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -21,11 +23,36 @@ MoEOptions checked(int64_t d, int64_t f, int64_t e, const MoEOptions& o, DType d
   CF_CHECK(d >= 1 && f >= 1 && e >= 1, ValueError,
            "MoEFeedForward: embed_dim, ffn_dim and num_experts must be >= 1, got ", d, ", ", f,
            " and ", e);
-  CF_CHECK(o.top_k >= 1 && o.top_k <= e, ValueError, "MoEFeedForward: top_k must be in [1, ",
-           e, "] (num_experts), got ", o.top_k);
+  CF_CHECK(o.top_k >= 1 && o.top_k <= e, ValueError, "MoEFeedForward: top_k must be in [1, ", e,
+           "] (num_experts), got ", o.top_k);
   CF_CHECK(std::isfinite(o.capacity_factor) && o.capacity_factor >= 0.0, ValueError,
            "MoEFeedForward: capacity_factor must be finite and >= 0, got ", o.capacity_factor);
   return o;
+}
+
+// x (A, D) split along dim 0 into pieces of the given sizes by split_with_sizes nodes of at most
+// 8 pieces (a Shape holds 8 sizes), nested when there are more: the backward is one cat per node,
+// O(A D log8(E)), where a narrow per piece would zero-fill an (A, D) gradient E times.
+std::vector<Tensor> split_rows(const Tensor& x, const std::vector<int64_t>& sizes) {
+  constexpr size_t kFan = 8;
+  if (sizes.size() <= kFan) return split_with_sizes(x, Shape(std::span<const int64_t>(sizes)), 0);
+  const size_t per = (sizes.size() + kFan - 1) / kFan;  // sizes per chunk: at most kFan chunks
+  std::vector<int64_t> chunk_rows;
+  for (size_t i = 0; i < sizes.size(); i += per)
+    chunk_rows.push_back(std::accumulate(
+        sizes.begin() + static_cast<std::ptrdiff_t>(i),
+        sizes.begin() + static_cast<std::ptrdiff_t>(std::min(i + per, sizes.size())), int64_t{0}));
+  const std::vector<Tensor> chunks =
+      split_with_sizes(x, Shape(std::span<const int64_t>(chunk_rows)), 0);
+  std::vector<Tensor> out;
+  for (size_t c = 0; c < chunks.size(); ++c) {
+    const size_t b = c * per, e = std::min(b + per, sizes.size());
+    const std::vector<Tensor> parts =
+        split_rows(chunks[c], std::vector<int64_t>(sizes.begin() + static_cast<std::ptrdiff_t>(b),
+                                                   sizes.begin() + static_cast<std::ptrdiff_t>(e)));
+    out.insert(out.end(), parts.begin(), parts.end());
+  }
+  return out;
 }
 
 }  // namespace
@@ -41,7 +68,8 @@ MoEFeedForward::MoEFeedForward(int64_t d, int64_t f, int64_t e, Generator& gen, 
   router = register_module("router", std::make_shared<Linear>(d, e, false, gen, dtype));
   experts = register_module("experts", std::make_shared<ModuleList>());
   for (int64_t i = 0; i < e; ++i)
-    experts->push_back(std::make_shared<MLP>(d, f, d, gen, o.activation, 0.0, nullptr, true, dtype));
+    experts->push_back(
+        std::make_shared<MLP>(d, f, d, gen, o.activation, 0.0, nullptr, true, dtype));
 }
 
 int64_t MoEFeedForward::expert_capacity(int64_t tokens) const {
@@ -95,7 +123,8 @@ Tensor MoEFeedForward::forward(const Tensor& x) {
   all_tokens.reserve(static_cast<size_t>(T * K));
   all_slots.reserve(static_cast<size_t>(T * K));
   for (int64_t e = 0; e < E; ++e) {
-    expert_counts[static_cast<size_t>(e)] = static_cast<int64_t>(tokens[static_cast<size_t>(e)].size());
+    expert_counts[static_cast<size_t>(e)] =
+        static_cast<int64_t>(tokens[static_cast<size_t>(e)].size());
     all_tokens.insert(all_tokens.end(), tokens[static_cast<size_t>(e)].begin(),
                       tokens[static_cast<size_t>(e)].end());
     all_slots.insert(all_slots.end(), slots[static_cast<size_t>(e)].begin(),
@@ -105,24 +134,23 @@ Tensor MoEFeedForward::forward(const Tensor& x) {
   Tensor out = zeros(Shape{T, D}, dtype);
   if (!all_tokens.empty()) {
     const int64_t A = static_cast<int64_t>(all_tokens.size());
-    const Tensor token_index = from_vector(all_tokens);                 // (A)
-    const Tensor xs = index_select(x2, 0, token_index);                 // (A, D), grouped by expert
+    const Tensor token_index = from_vector(all_tokens);  // (A)
+    const Tensor xs = index_select(x2, 0, token_index);  // (A, D), grouped by expert
+    const std::vector<Tensor> groups = split_rows(xs, expert_counts);
     std::vector<Tensor> ys;
-    int64_t offset = 0;
-    for (int64_t e = 0; e < E; ++e) {
-      const int64_t n = expert_counts[static_cast<size_t>(e)];
-      if (n == 0) continue;
-      ys.push_back(experts->at<MLP>(static_cast<size_t>(e))->forward(xs.narrow(0, offset, n)));
-      offset += n;
-    }
-    const Tensor y = ys.size() == 1 ? ys[0] : cat(ys, 0);                // (A, D)
+    for (int64_t e = 0; e < E; ++e)
+      if (expert_counts[static_cast<size_t>(e)] > 0)
+        ys.push_back(
+            experts->at<MLP>(static_cast<size_t>(e))->forward(groups[static_cast<size_t>(e)]));
+    const Tensor y = ys.size() == 1 ? ys[0] : cat(ys, 0);  // (A, D)
     const Tensor g = index_select(gates.reshape(Shape{T * K}), 0, from_vector(all_slots));  // (A)
     out = index_add(out, 0, token_index, mul(y, g.view(Shape{A, 1})));
   }
 
   // f_e: fraction of tokens whose top-1 expert is e (a count: no gradient); P_e: mean probability.
   std::vector<double> top1(static_cast<size_t>(E), 0.0);
-  for (int64_t t = 0; t < T; ++t) top1[static_cast<size_t>(choice[static_cast<size_t>(t * K)])] += 1.0;
+  for (int64_t t = 0; t < T; ++t)
+    top1[static_cast<size_t>(choice[static_cast<size_t>(t * K)])] += 1.0;
   for (double& v : top1) v /= static_cast<double>(T);
   const Tensor f = from_vector(top1).to(dtype);
   aux_loss = mul(sum(mul(f, mean(probs, {0}))), static_cast<double>(E));
@@ -132,7 +160,8 @@ Tensor MoEFeedForward::forward(const Tensor& x) {
 
 std::string MoEFeedForward::extra_repr() const {
   return "embed_dim=" + std::to_string(embed_dim) + ", ffn_dim=" + std::to_string(ffn_dim) +
-         ", num_experts=" + std::to_string(num_experts) + ", top_k=" + std::to_string(options.top_k) +
+         ", num_experts=" + std::to_string(num_experts) +
+         ", top_k=" + std::to_string(options.top_k) +
          ", capacity_factor=" + std::to_string(options.capacity_factor) +
          ", normalize_gates=" + (options.normalize_gates ? "true" : "false") +
          ", activation=" + activation_name(options.activation);

@@ -73,9 +73,15 @@ void check_all(Mode mode) {
   }
 }
 
-TEST(MoEModuleParity, F32) { check_all(Mode::f32); }
-TEST(MoEModuleParity, F32NonContiguousInput) { check_all(Mode::noncontiguous); }
-TEST(MoEModuleParity, F64) { check_all(Mode::f64); }
+TEST(MoEModuleParity, F32) {
+  check_all(Mode::f32);
+}
+TEST(MoEModuleParity, F32NonContiguousInput) {
+  check_all(Mode::noncontiguous);
+}
+TEST(MoEModuleParity, F64) {
+  check_all(Mode::f64);
+}
 
 }  // namespace
 }  // namespace cf::nn

@@ -39,21 +39,24 @@ TEST(MoEFeedForward, GradcheckOutputAndLosses) {
     int64_t top_k;
     double capacity_factor;
     bool normalize;
+    int64_t experts, dim, ffn;
   };
-  for (const Config& cfg : {Config{1, 0.0, false}, Config{2, 0.0, true}, Config{1, 0.7, false},
-                            Config{2, 0.6, false}}) {
+  // 10 experts: more than a split_with_sizes node takes (nested splits).
+  for (const Config& cfg : {Config{1, 0.0, false, 3, 4, 5}, Config{2, 0.0, true, 3, 4, 5},
+                            Config{1, 0.7, false, 3, 4, 5}, Config{2, 0.6, false, 3, 4, 5},
+                            Config{2, 0.0, false, 10, 4, 2}}) {
     SCOPED_TRACE("top_k " + std::to_string(cfg.top_k) + " capacity_factor " +
-                 std::to_string(cfg.capacity_factor));
+                 std::to_string(cfg.capacity_factor) + " experts " + std::to_string(cfg.experts));
     Generator gen(7);
     MoEOptions o;
     o.top_k = cfg.top_k;
     o.capacity_factor = cfg.capacity_factor;
     o.normalize_gates = cfg.normalize;
-    MoEFeedForward m(4, 5, 3, gen, o, DType::f64);
-    Tensor x = randn(Shape{2, 5, 4}, gen, DType::f64).requires_grad_();
+    MoEFeedForward m(cfg.dim, cfg.ffn, cfg.experts, gen, o, DType::f64);
+    Tensor x = randn(Shape{2, 5, cfg.dim}, gen, DType::f64).requires_grad_();
     std::vector<Tensor> inputs = {x};
     for (const Tensor& p : m.parameters()) inputs.push_back(p);
-    const std::vector<Tensor> w = {randn(Shape{2, 5, 4}, gen, DType::f64),
+    const std::vector<Tensor> w = {randn(Shape{2, 5, cfg.dim}, gen, DType::f64),
                                    full(Shape{}, 0.7, DType::f64), full(Shape{}, -0.3, DType::f64)};
     EXPECT_TRUE(cf::testing::gradcheck(
         [&m](const std::vector<Tensor>& in) {
@@ -86,20 +89,24 @@ TEST(MoEFeedForward, RoutingIndependentOfBatchWithoutCapacity) {
 }
 
 TEST(MoEFeedForward, AllExpertsWithNormalizedGatesIsTheDenseMixture) {
-  Generator gen(3);
-  MoEOptions o;
-  o.top_k = 4;
-  o.normalize_gates = true;
-  o.activation = Activation::relu;
-  MoEFeedForward m(6, 10, 4, gen, o, DType::f64);
-  const Tensor x = randn(Shape{11, 6}, gen, DType::f64);
-  const Tensor p = softmax(linear(x, m.router->weight), -1);  // (T, E)
-  Tensor ref = zeros(Shape{11, 6}, DType::f64);
-  for (size_t e = 0; e < 4; ++e)
-    ref = add(ref, mul(m.experts->at<MLP>(e)->forward(x), p.narrow(1, e, 1)));
-  EXPECT_CLOSE(m.forward(x), ref, 1e-12, 1e-10);
-  EXPECT_EQ(m.expert_counts, (std::vector<int64_t>{11, 11, 11, 11}));
-  EXPECT_EQ(m.dropped, 0);
+  for (int64_t E : {4, 11, 70}) {  // 11 and 70: one and two levels of nested splits
+    SCOPED_TRACE("experts " + std::to_string(E));
+    Generator gen(3);
+    MoEOptions o;
+    o.top_k = E;
+    o.normalize_gates = true;
+    o.activation = Activation::relu;
+    MoEFeedForward m(6, 10, E, gen, o, DType::f64);
+    const Tensor x = randn(Shape{11, 6}, gen, DType::f64);
+    const Tensor p = softmax(linear(x, m.router->weight), -1);  // (T, E)
+    Tensor ref = zeros(Shape{11, 6}, DType::f64);
+    for (int64_t e = 0; e < E; ++e)
+      ref =
+          add(ref, mul(m.experts->at<MLP>(static_cast<size_t>(e))->forward(x), p.narrow(1, e, 1)));
+    EXPECT_CLOSE(m.forward(x), ref, 1e-12, 1e-10);
+    EXPECT_EQ(m.expert_counts, std::vector<int64_t>(static_cast<size_t>(E), 11));
+    EXPECT_EQ(m.dropped, 0);
+  }
 }
 
 TEST(MoEFeedForward, CapacityDropsLaterTokensToZero) {
