@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "cformer/nn.h"
 #include "cformer/random.h"
@@ -222,6 +223,56 @@ class EfficientSelfAttention : public Module {
   Tensor& in_proj_weight;  // (3D, D)
   Tensor& in_proj_bias;    // (3D) or undefined
   std::shared_ptr<Linear> out_proj;
+};
+
+}  // namespace nn
+
+// --- moe: Mixture-of-Experts feed-forward ---
+
+namespace nn {
+
+struct MoEOptions {
+  int64_t top_k = 1;             ///< experts per token: 1 = Switch, 2 = GShard / Mixtral
+  double capacity_factor = 0.0;  ///< 0: no token dropping; > 0: Switch's expert capacity
+  bool normalize_gates = false;  ///< renormalize the k selected probabilities (Mixtral); false:
+                                 ///< the raw softmax probability is the gate (Switch)
+  Activation activation = Activation::gelu;  ///< inside each expert
+};
+
+/// Mixture-of-Experts feed-forward (Switch Transformer, Fedus et al. 2021; GShard; Mixtral):
+/// x (..., D) -> (..., D). Parameters: router.weight (E, D) (Linear without bias, computed in the
+/// module's dtype, f32 or f64) and, per expert i, experts.{i}.fc1.weight (F, D), .fc1.bias (F),
+/// .fc2.weight (D, F), .fc2.bias (D) (an nn::MLP). p = softmax(router(x)); each token goes to its
+/// top_k experts with gate p_e (normalize_gates: p_e / sum of the k selected). capacity_factor
+/// > 0: each expert takes at most C = ceil(capacity_factor * T * top_k / E) assignments of the
+/// T tokens, granted in order of choice rank, then token order (every token's first choice
+/// before any second choice, as GShard); a dropped assignment contributes 0 (the caller's
+/// residual carries the token). No router jitter. out_t = sum over kept (t, e) of
+/// gate * expert_e(x_t), computed by grouping the tokens of each expert (one GEMM pair per
+/// expert): cost O(T top_k D F). After each forward: aux_loss = E * sum_e f_e P_e (Switch load
+/// balancing; f_e the fraction of tokens whose top-1 expert is e, before dropping, P_e the mean
+/// router probability; the gradient flows through P only), z_loss = mean_t logsumexp(logits_t)^2
+/// (ST-MoE), both 0-dim; expert_counts[e] the assignments expert e processed, dropped the
+/// assignments dropped. Throws ValueError on a bad configuration (sizes < 1, top_k outside
+/// [1, num_experts], capacity_factor < 0), DTypeError for a dtype other than f32 / f64,
+/// ShapeError / DTypeError for x not (..., D) of the module's dtype.
+class MoEFeedForward : public UnaryModule {
+ public:
+  MoEFeedForward(int64_t embed_dim, int64_t ffn_dim, int64_t num_experts, Generator& gen,
+                 MoEOptions options = {}, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x) override;
+  /// Assignments an expert may take in a forward of `tokens` tokens; 0 = unlimited.
+  int64_t expert_capacity(int64_t tokens) const;
+  std::string extra_repr() const override;
+
+  int64_t embed_dim, ffn_dim, num_experts;
+  MoEOptions options;
+  std::shared_ptr<Linear> router;       // (E, D), no bias
+  std::shared_ptr<ModuleList> experts;  // num_experts nn::MLP (fc1, act, drop, fc2)
+  Tensor aux_loss;                      // 0-dim, of the last forward
+  Tensor z_loss;                        // 0-dim, of the last forward
+  std::vector<int64_t> expert_counts;   // (E), of the last forward
+  int64_t dropped = 0;                  // assignments dropped in the last forward
 };
 
 }  // namespace nn

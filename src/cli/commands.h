@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <limits>
 #include <memory>
 #include <vector>
 
@@ -19,15 +20,28 @@ struct Commands {
   }
 };
 
+/// The number v holds, or NaN when it is not a number (std::stod would throw, and CLI11 does not
+/// catch that in a validator).
+inline double parse_number_or_nan(const std::string& v) {
+  try {
+    return std::stod(v);
+  } catch (const std::exception&) {
+    return std::numeric_limits<double>::quiet_NaN();
+  }
+}
 /// Validators with short messages (CLI11's ranges print the largest double as the bound).
 inline CLI::Validator positive() {
   return CLI::Validator(
-      [](std::string& v) { return std::stod(v) > 0 ? std::string() : "must be positive, got " + v; },
+      [](std::string& v) {
+        return parse_number_or_nan(v) > 0 ? std::string() : "must be positive, got " + v;
+      },
       "POSITIVE");
 }
 inline CLI::Validator non_negative() {
   return CLI::Validator(
-      [](std::string& v) { return std::stod(v) >= 0 ? std::string() : "must be >= 0, got " + v; },
+      [](std::string& v) {
+        return parse_number_or_nan(v) >= 0 ? std::string() : "must be >= 0, got " + v;
+      },
       "NON-NEGATIVE");
 }
 
@@ -55,8 +69,12 @@ void add_train_translate(CLI::App& train, Commands& cmds);
 void add_translate(CLI::App& app, Commands& cmds);
 /// `eval translate`: call after add_eval.
 void add_eval_translate(CLI::App& app, Commands& cmds);
+<<<<<<< HEAD
 /// `eval longdoc`: call after add_eval.
 void add_eval_longdoc(CLI::App& app, Commands& cmds);
+=======
+void add_bench_attention(CLI::App& app, Commands& cmds);
+>>>>>>> moebench
 
 /// "\n", "\t" and "\\" in a prompt template given on the command line become the characters.
 inline std::string unescape_template(const std::string& s) {
