@@ -27,7 +27,7 @@ Commands register_commands(CLI::App& app) {
   add_translate(app, cmds);
   add_eval_translate(app, cmds);
   add_eval_longdoc(app, cmds);
-src/cli/commands.h  add_bench_attention(app, cmds);
+  add_bench_attention(app, cmds);
   return cmds;
 }
 

@@ -69,12 +69,9 @@ void add_train_translate(CLI::App& train, Commands& cmds);
 void add_translate(CLI::App& app, Commands& cmds);
 /// `eval translate`: call after add_eval.
 void add_eval_translate(CLI::App& app, Commands& cmds);
-<<<<<<< HEAD
 /// `eval longdoc`: call after add_eval.
 void add_eval_longdoc(CLI::App& app, Commands& cmds);
-=======
 void add_bench_attention(CLI::App& app, Commands& cmds);
->>>>>>> moebench
 
 /// "\n", "\t" and "\\" in a prompt template given on the command line become the characters.
 inline std::string unescape_template(const std::string& s) {
