@@ -186,20 +186,43 @@ void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* 
   }
 }
 
-// y (OH, OW) = bias + taps of w (KH, KW) over the padded plane xp; ext: (OH, Wp) scratch.
-void direct_forward_plane(const float* xp, const float* w, float bias, const Conv2dGeometry& g,
-                          const Padded& p, float* ext, float* y) {
-  if (p.unit) {
-    std::fill(ext, ext + p.T, bias);
+// y (OH, OW) = bias + taps of w (KH, KW) over the padded plane xp.
+// R output rows from oh0 of y (OH, OW) = bias + sum_{i, j} w[i, j] src[(oh + i DH) pitch + ow +
+// j DW]: the taps accumulate in registers, R rows at a time for independent FMA chains.
+template <int R>
+void taps_rows(const float* src, int64_t pitch, const float* w, float bias, const Conv2dGeometry& g,
+               int64_t oh0, float* y) {
+  for (int64_t ow = 0; ow < g.OW; ow += kW) {
+    const int n = static_cast<int>(std::min<int64_t>(kW, g.OW - ow));
+    VecF acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = VecF(bias);
     for (int64_t i = 0; i < g.KH; ++i)
       for (int64_t j = 0; j < g.KW; ++j) {
-        const float wv = w[i * g.KW + j];
-        const float* src = xp + i * g.DH * p.Wp + j * g.DW;
-#pragma omp simd
-        for (int64_t t = 0; t < p.T; ++t) ext[t] += wv * src[t];
+        const VecF wv(w[i * g.KW + j]);
+        const float* base = src + (oh0 + i * g.DH) * pitch + ow + j * g.DW;
+        if (n == kW) {
+          for (int r = 0; r < R; ++r) acc[r] = VecF::fma(wv, VecF::load(base + r * pitch), acc[r]);
+        } else {
+          for (int r = 0; r < R; ++r)
+            acc[r] = VecF::fma(wv, VecF::load(base + r * pitch, n), acc[r]);
+        }
       }
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      std::memcpy(y + oh * g.OW, ext + oh * p.Wp, sizeof(float) * g.OW);
+    for (int r = 0; r < R; ++r) acc[r].store(y + (oh0 + r) * g.OW + ow, n);
+  }
+}
+
+// y (OH, OW) = the taps of w (KH, KW) over src (pitch elements a row) plus bias (unit strides).
+void taps_plane(const float* src, int64_t pitch, const float* w, float bias,
+                const Conv2dGeometry& g, float* y) {
+  int64_t oh = 0;
+  for (; oh + 4 <= g.OH; oh += 4) taps_rows<4>(src, pitch, w, bias, g, oh, y);
+  for (; oh < g.OH; ++oh) taps_rows<1>(src, pitch, w, bias, g, oh, y);
+}
+
+void direct_forward_plane(const float* xp, const float* w, float bias, const Conv2dGeometry& g,
+                          const Padded& p, float* y) {
+  if (p.unit) {
+    taps_plane(xp, p.Wp, w, bias, g, y);
     return;
   }
   for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -274,13 +297,12 @@ void direct_forward(const Conv2dArgs<float>& a) {
   for_chunks(g.N * g.C, work_chunks(g.N * g.C, Og * L * KK),
              [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
                s.pad.resize(p.Hp * p.Wp, 0.0f);
-               s.col.resize(p.unit ? p.T : 0);
                for (int64_t q = b; q < e; ++q) {
                  const int64_t n = q / g.C, c = q % g.C;
                  pad_plane(a.x + q * HW, g, p, s.pad.data());
                  for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
                    direct_forward_plane(s.pad.data(), a.w + o * KK, a.b ? a.b[o] : 0.0f, g, p,
-                                        s.col.data(), a.y + (n * g.O + o) * L);
+                                        a.y + (n * g.O + o) * L);
                }
              });
 }
