@@ -51,7 +51,8 @@ Conv2dGeometry geometry(const Shape2& q) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int threads = argc > 1 ? std::atoi(argv[1]) : 2, repeats = argc > 2 ? std::atoi(argv[2]) : 9;
+  const int threads = argc > 1 ? std::atoi(argv[1]) : 2,
+            repeats = argc > 2 ? std::atoi(argv[2]) : 9;
   set_num_threads(threads);
   std::printf("# threads %d, repeats %d (median ms: wall / cpu)\n", threads, repeats);
   const std::vector<Shape2> shapes = {
@@ -78,16 +79,18 @@ int main(int argc, char** argv) {
       {"depthwise 3x3 64 28", false, 128, 64, 64, 28, 3, 1, 1, 1, 64},
   };
   Generator gen(0);
-  std::printf("| shape | pass | im2col wall | onednn wall | im2col cpu | onednn cpu | cpu ratio |\n");
+  std::printf(
+      "| shape | pass | im2col wall | onednn wall | im2col cpu | onednn cpu | cpu ratio |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|\n");
   const char* only = argc > 3 ? argv[3] : "";
   for (const Shape2& q : shapes) {
     if (*only && std::string(q.name).find(only) == std::string::npos) continue;
     const Conv2dGeometry g = geometry(q);
-    Tensor x = randn(Shape{g.N, g.C, g.H, g.W}, gen), w = randn(Shape{g.O, g.C / g.G, g.KH, g.KW}, gen),
-           b = randn(Shape{g.O}, gen), bc = randn(Shape{g.C}, gen),
-           dy = randn(Shape{g.N, g.O, g.OH, g.OW}, gen), y = empty(Shape{g.N, g.O, g.OH, g.OW}),
-           dx = empty(Shape{g.N, g.C, g.H, g.W}), dw = empty(w.shape()), db = empty(Shape{g.O});
+    Tensor x = randn(Shape{g.N, g.C, g.H, g.W}, gen),
+           w = randn(Shape{g.O, g.C / g.G, g.KH, g.KW}, gen), b = randn(Shape{g.O}, gen),
+           bc = randn(Shape{g.C}, gen), dy = randn(Shape{g.N, g.O, g.OH, g.OW}, gen),
+           y = empty(Shape{g.N, g.O, g.OH, g.OW}), dx = empty(Shape{g.N, g.C, g.H, g.W}),
+           dw = empty(w.shape()), db = empty(Shape{g.O});
     float *px = x.data_ptr<float>(), *pw = w.data_ptr<float>(), *pb = b.data_ptr<float>(),
           *pbc = bc.data_ptr<float>(), *pdy = dy.data_ptr<float>(), *py = y.data_ptr<float>(),
           *pdx = dx.data_ptr<float>(), *pdw = dw.data_ptr<float>(), *pdb = db.data_ptr<float>();
@@ -96,7 +99,10 @@ int main(int argc, char** argv) {
       std::function<void()> f;
     };
     std::vector<Pass> passes = {
-        {"forward", [px, pw, pb, py, g] { ops::cpu::conv2d_forward({px, pw, pb, py, g}); }},
+        {"forward",
+         [px, pw, pb, py, g] {
+           ops::cpu::conv2d_forward({px, pw, pb, py, g});
+         }},
         {"backward_input",
          [pdy, pw, pbc, pdx, g, q] {
            ops::cpu::conv2d_backward_input({pdy, pw, q.transpose ? pbc : nullptr, pdx, g});

@@ -107,27 +107,27 @@ void check_kernels(const Conv2dGeometry& g) {
 
 // {N, C, H, W, O, KH, KW, stride, padding, dilation, groups}
 const Geo kGeos[] = {
-    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1},     // im2col, images in parallel
-    {1, 3, 15, 17, 5, 3, 3, 1, 1, 1, 1},   // one image: multi-threaded GEMM
-    {3, 4, 17, 15, 6, 3, 2, 2, 1, 1, 2},   // groups, stride 2, rectangular kernel
-    {4, 5, 33, 9, 3, 3, 3, 1, 3, 3, 1},    // dilation 3
-    {2, 16, 5, 33, 8, 1, 1, 1, 0, 1, 1},   // 1x1: the image is the column matrix
-    {3, 6, 5, 7, 4, 1, 1, 1, 0, 1, 2},     // 1x1 with groups
-    {2, 5, 9, 8, 3, 1, 1, 2, 0, 1, 1},     // 1x1 stride 2: im2col
-    {2, 1, 28, 28, 12, 4, 4, 4, 0, 1, 1},  // patch embedding (C = 1: direct)
-    {3, 1, 15, 17, 4, 3, 3, 1, 1, 1, 1},   // one input channel, padded (direct)
-    {2, 8, 15, 17, 8, 3, 3, 1, 1, 1, 8},   // depthwise (direct)
-    {2, 4, 16, 33, 4, 3, 3, 2, 2, 2, 4},   // depthwise, stride 2, dilation 2
-    {2, 3, 9, 10, 6, 3, 3, 1, 1, 1, 3},    // channel multiplier 2 (direct)
-    {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1},     // kernel covers the padded input: 1x1 output
-    {5, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1},     // 1x1 images, all padding but the centre
-    {3, 2, 40, 37, 3, 3, 3, 2, 1, 1, 1},   // 1000+ positions per plane
+    {2, 3, 7, 6, 4, 3, 3, 1, 1, 1, 1},      // im2col, images in parallel
+    {1, 3, 15, 17, 5, 3, 3, 1, 1, 1, 1},    // one image: multi-threaded GEMM
+    {3, 4, 17, 15, 6, 3, 2, 2, 1, 1, 2},    // groups, stride 2, rectangular kernel
+    {4, 5, 33, 9, 3, 3, 3, 1, 3, 3, 1},     // dilation 3
+    {2, 16, 5, 33, 8, 1, 1, 1, 0, 1, 1},    // 1x1: the image is the column matrix
+    {3, 6, 5, 7, 4, 1, 1, 1, 0, 1, 2},      // 1x1 with groups
+    {2, 5, 9, 8, 3, 1, 1, 2, 0, 1, 1},      // 1x1 stride 2: im2col
+    {2, 1, 28, 28, 12, 4, 4, 4, 0, 1, 1},   // patch embedding (C = 1: direct)
+    {3, 1, 15, 17, 4, 3, 3, 1, 1, 1, 1},    // one input channel, padded (direct)
+    {2, 8, 15, 17, 8, 3, 3, 1, 1, 1, 8},    // depthwise (direct)
+    {2, 4, 16, 33, 4, 3, 3, 2, 2, 2, 4},    // depthwise, stride 2, dilation 2
+    {2, 3, 9, 10, 6, 3, 3, 1, 1, 1, 3},     // channel multiplier 2 (direct)
+    {1, 2, 3, 3, 3, 5, 5, 1, 1, 1, 1},      // kernel covers the padded input: 1x1 output
+    {5, 3, 1, 1, 2, 3, 3, 1, 1, 1, 1},      // 1x1 images, all padding but the centre
+    {3, 2, 40, 37, 3, 3, 3, 2, 1, 1, 1},    // 1000+ positions per plane
     {2, 16, 15, 17, 16, 3, 3, 1, 1, 1, 1},  // channel-rich 3x3: oneDNN's choice
     {3, 32, 9, 11, 16, 3, 3, 1, 2, 2, 2},   // groups of 16, dilation 2
     {2, 16, 8, 8, 32, 4, 4, 2, 1, 1, 1},    // DCGAN-like 4x4 stride 2
     {2, 24, 7, 7, 8, 1, 1, 1, 0, 1, 1},     // 1x1 with many channels
-    {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1},     // empty batch
-    {2, 3, 5, 5, 0, 3, 3, 1, 1, 1, 1},     // no output channels
+    {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1},      // empty batch
+    {2, 3, 5, 5, 0, 3, 3, 1, 1, 1, 1},      // no output channels
 };
 
 TEST(Conv, KernelsMatchRef) {
@@ -142,8 +142,9 @@ TEST(Conv, KernelsMatchRef) {
 // its conv_transpose2d bias (backward_input's per-channel bias) is added.
 TEST(Conv, OneDnnRunsChannelRichShapes) {
   if (!ops::cpu::dnnl_conv_available()) GTEST_SKIP() << "built without oneDNN";
-  for (const Geo& q : {Geo{2, 16, 15, 17, 16, 3, 3, 1, 1, 1, 1}, Geo{2, 16, 8, 8, 32, 4, 4, 2, 1, 1, 1},
-                       Geo{2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 8}}) {
+  for (const Geo& q :
+       {Geo{2, 16, 15, 17, 16, 3, 3, 1, 1, 1, 1}, Geo{2, 16, 8, 8, 32, 4, 4, 2, 1, 1, 1},
+        Geo{2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 8}}) {
     const Conv2dGeometry g = geometry(q);
     SCOPED_TRACE(describe(g));
     const Shape xs{g.N, g.C, g.H, g.W}, ws{g.O, g.C / g.G, g.KH, g.KW}, ys{g.N, g.O, g.OH, g.OW};

@@ -469,15 +469,15 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  for_image_groups(g, [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t n, int64_t grp,
-                                                                 Scratch& s) {
-    const float* xg = a.x + (n * g.C + grp * Cg) * HW;
-    if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
-    float* yg = a.y + (n * g.O + grp * Og) * L;
-    gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : s.col.data(), L,
-         0.0f, yg, L);
-    if (a.b) add_bias(a.b + grp * Og, Og, L, yg);
-  });
+  for_image_groups(g,
+                   [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t n, int64_t grp, Scratch& s) {
+                     const float* xg = a.x + (n * g.C + grp * Cg) * HW;
+                     if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
+                     float* yg = a.y + (n * g.O + grp * Og) * L;
+                     gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K,
+                          pointwise ? xg : s.col.data(), L, 0.0f, yg, L);
+                     if (a.b) add_bias(a.b + grp * Og, Og, L, yg);
+                   });
 }
 
 void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
@@ -505,19 +505,19 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  for_image_groups(g, [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t n, int64_t grp,
-                                                                 Scratch& s) {
-    const float* dyg = a.dy + (n * g.O + grp * Og) * L;
-    float* dxg = a.dx + (n * g.C + grp * Cg) * HW;
-    const float* wg = a.w + grp * Og * K;
-    if (pointwise) {
-      gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
-    } else {
-      gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, s.col.data(), L);
-      col2im(s.col.data(), g, p, s.pad.data(), dxg);
-    }
-    if (a.b) add_bias(a.b + grp * Cg, Cg, HW, dxg);
-  });
+  for_image_groups(g,
+                   [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t n, int64_t grp, Scratch& s) {
+                     const float* dyg = a.dy + (n * g.O + grp * Og) * L;
+                     float* dxg = a.dx + (n * g.C + grp * Cg) * HW;
+                     const float* wg = a.w + grp * Og * K;
+                     if (pointwise) {
+                       gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
+                     } else {
+                       gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, s.col.data(), L);
+                       col2im(s.col.data(), g, p, s.pad.data(), dxg);
+                     }
+                     if (a.b) add_bias(a.b + grp * Cg, Cg, HW, dxg);
+                   });
 }
 
 void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {

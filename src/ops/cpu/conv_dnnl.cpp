@@ -117,9 +117,9 @@ Operand operand(int arg, const memory::desc& user, const memory::desc& prim, boo
     dnnl::primitive_attr attr;
     attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
     auto& e = cpu_engine();
-    const dnnl::reorder::primitive_desc pd = input
-                                                 ? dnnl::reorder::primitive_desc(e, user, e, prim, attr)
-                                                 : dnnl::reorder::primitive_desc(e, prim, e, user, attr);
+    const dnnl::reorder::primitive_desc pd =
+        input ? dnnl::reorder::primitive_desc(e, user, e, prim, attr)
+              : dnnl::reorder::primitive_desc(e, prim, e, user, attr);
     o.move = dnnl::reorder(pd);
     o.move_scratch = pd.scratchpad_desc();
   }
@@ -141,7 +141,8 @@ std::unique_ptr<Entry> build(const Conv2dGeometry& g, Pass pass, bool bias) {
                      y_user = image_desc(g.N, g.O, g.OH, g.OW, tag::nchw),
                      w_user = weight_desc(g, false);
   const memory::desc x_any = image_desc(g.N, g.C, g.H, g.W, tag::any),
-                     y_any = image_desc(g.N, g.O, g.OH, g.OW, tag::any), w_any = weight_desc(g, true);
+                     y_any = image_desc(g.N, g.O, g.OH, g.OW, tag::any),
+                     w_any = weight_desc(g, true);
   const memory::desc b_desc(dims({g.O}), memory::data_type::f32, tag::x);
   // The right padding that makes oneDNN's size formula give exactly OH: output rows past the
   // last one (conv_transpose2d's output_padding) are then inputs no output reads.
@@ -209,8 +210,23 @@ std::unique_ptr<Entry> build(const Conv2dGeometry& g, Pass pass, bool bias) {
 // The cached primitive for (geometry, pass, bias, threads), built on first use; null when oneDNN
 // has no optimized implementation for it.
 const Entry* lookup(const Conv2dGeometry& g, Pass pass, bool bias) {
-  const Key key{g.N,  g.C,  g.H,  g.W,  g.O,  g.KH,          g.KW, g.OH, g.OW,
-                g.SH, g.SW, g.PH, g.PW, g.DH, g.DW,          g.G,  static_cast<int64_t>(pass) * 2 + bias,
+  const Key key{g.N,
+                g.C,
+                g.H,
+                g.W,
+                g.O,
+                g.KH,
+                g.KW,
+                g.OH,
+                g.OW,
+                g.SH,
+                g.SW,
+                g.PH,
+                g.PW,
+                g.DH,
+                g.DW,
+                g.G,
+                static_cast<int64_t>(pass) * 2 + bias,
                 omp_get_max_threads()};
   Cache& c = cache();
   std::lock_guard<std::mutex> lock(c.mu);
