@@ -1,11 +1,11 @@
 // conv2d kernels through oneDNN's convolution primitives: forward (with bias), backward data and
 // backward weights (with the bias gradient), f32, groups and dilation (oneDNN counts dilation
 // from 0: DH - 1). The primitives choose their memory formats (blocked nChw16c / OIhw16i16o on
-// AVX-512); the NCHW / OIHW tensors are reordered in and out through per-thread buffers. A
-// primitive is built once per geometry, pass and thread count and kept in a small cache (building
-// one costs milliseconds). Execution passes a user scratchpad from the per-thread buffers, so one
-// cached primitive may run on several threads at once (this oneDNN build shares its own
-// scratchpad otherwise). See Note [conv] in docs/notes/conv.md.
+// AVX-512: plain NCHW measured 0.6-0.8x of them); the NCHW / OIHW tensors are reordered in and out
+// through grow-only per-thread buffers, kept for the thread's life. A primitive is built once per
+// geometry, pass and thread count and cached (building one costs milliseconds). Execution passes
+// a user scratchpad from the per-thread buffers, so one cached primitive may run on several
+// threads at once (this oneDNN build shares its own scratchpad otherwise). See Note [conv].
 #include "ops/cpu/conv_dnnl.h"
 
 #ifdef CFORMER_WITH_ONEDNN
@@ -60,7 +60,7 @@ using Key = std::array<int64_t, 18>;
 
 struct Cache {
   std::mutex mu;
-  std::map<Key, std::unique_ptr<Entry>> entries;  // null: oneDNN has no optimized kernel
+  std::map<Key, std::shared_ptr<const Entry>> entries;  // null: no optimized kernel for it
 };
 
 Cache& cache() {
@@ -207,9 +207,14 @@ std::unique_ptr<Entry> build(const Conv2dGeometry& g, Pass pass, bool bias) {
   return e;
 }
 
+// Geometries seen by one process are few (the layers of the models times a batch size or two);
+// a cache that reaches this size is emptied rather than grown (shared pointers keep the entries
+// that other threads are running alive).
+constexpr size_t kMaxEntries = 512;
+
 // The cached primitive for (geometry, pass, bias, threads), built on first use; null when oneDNN
 // has no optimized implementation for it.
-const Entry* lookup(const Conv2dGeometry& g, Pass pass, bool bias) {
+std::shared_ptr<const Entry> lookup(const Conv2dGeometry& g, Pass pass, bool bias) {
   const Key key{g.N,
                 g.C,
                 g.H,
@@ -232,7 +237,8 @@ const Entry* lookup(const Conv2dGeometry& g, Pass pass, bool bias) {
   std::lock_guard<std::mutex> lock(c.mu);
   auto it = c.entries.find(key);
   if (it == c.entries.end()) {
-    std::unique_ptr<Entry> e;
+    if (c.entries.size() >= kMaxEntries) c.entries.clear();
+    std::shared_ptr<const Entry> e;
     try {
       e = build(g, pass, bias);
     } catch (const dnnl::error&) {
@@ -240,7 +246,7 @@ const Entry* lookup(const Conv2dGeometry& g, Pass pass, bool bias) {
     }
     it = c.entries.emplace(key, std::move(e)).first;
   }
-  return it->second.get();
+  return it->second;
 }
 
 void* scratch_for(Buffer& b, const memory::desc& d) {
@@ -257,7 +263,8 @@ void reorder(const Operand& o, const memory& from, const memory& to, dnnl::strea
 }
 
 // Runs the entry: reorders the inputs in, executes, reorders the output out.
-void execute(const Entry& e, const float* in0, const float* in1, float* out, const float* bias) {
+void execute_entry(const Entry& e, const float* in0, const float* in1, float* out,
+                   const float* bias) {
   auto& eng = cpu_engine();
   dnnl::stream s(eng);
   Buffers& buf = thread_buffers();
@@ -289,6 +296,17 @@ void execute(const Entry& e, const float* in0, const float* in1, float* out, con
   s.wait();
 }
 
+// A primitive that was built but fails to run (oneDNN reports out of memory, say) is an error of
+// cformer's kind, not a dnnl::error escaping the library.
+void execute(const Entry& e, const float* in0, const float* in1, float* out, const float* bias) {
+  try {
+    execute_entry(e, in0, in1, out, bias);
+  } catch (const dnnl::error& err) {
+    CF_THROW(InternalError, "conv2d: oneDNN convolution failed: ", err.what(), " (status ",
+             static_cast<int>(err.status), ")");
+  }
+}
+
 }  // namespace
 
 bool dnnl_conv_available() {
@@ -297,7 +315,7 @@ bool dnnl_conv_available() {
 
 bool dnnl_conv2d_forward(const Conv2dArgs<float>& a) {
   if (omp_in_parallel()) return false;
-  const Entry* e = lookup(a.g, Pass::forward, a.b != nullptr);
+  const std::shared_ptr<const Entry> e = lookup(a.g, Pass::forward, a.b != nullptr);
   if (!e) return false;
   execute(*e, a.x, a.w, a.y, a.b);
   return true;
@@ -305,7 +323,7 @@ bool dnnl_conv2d_forward(const Conv2dArgs<float>& a) {
 
 bool dnnl_conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
   if (omp_in_parallel()) return false;
-  const Entry* e = lookup(a.g, Pass::backward_input, false);
+  const std::shared_ptr<const Entry> e = lookup(a.g, Pass::backward_input, false);
   if (!e) return false;
   execute(*e, a.dy, a.w, a.dx, nullptr);
   return true;
@@ -313,7 +331,7 @@ bool dnnl_conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
 
 bool dnnl_conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
   if (omp_in_parallel()) return false;
-  const Entry* e = lookup(a.g, Pass::backward_weight, a.db != nullptr);
+  const std::shared_ptr<const Entry> e = lookup(a.g, Pass::backward_weight, a.db != nullptr);
   if (!e) return false;
   // The bias gradient is an output too: it is written through the bias operand.
   execute(*e, a.x, a.dy, a.dw, a.db);
