@@ -190,7 +190,7 @@ void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* 
 // R output rows from oh0 of y (OH, OW) = bias + sum_{i, j} w[i, j] src[(oh + i DH) pitch + ow +
 // j DW]: the taps accumulate in registers, R rows at a time for independent FMA chains. Every load
 // is a whole vector (src needs kW floats of slack after the plane): the lanes past OW read the
-// next columns or row and are never stored. Masked loads measured 10-15 % slower here, and loads
+// next columns or row and are never stored. Masked loads measured 6-15 % slower here, and loads
 // straight from the unpadded plane with per-tap lane masks twice as slow (dev/conv_paths).
 template <int R>
 void taps_rows(const float* src, int64_t pitch, const float* w, float bias, const Conv2dGeometry& g,
