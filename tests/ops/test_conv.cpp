@@ -126,6 +126,7 @@ const Geo kGeos[] = {
     {3, 32, 9, 11, 16, 3, 3, 1, 2, 2, 2},   // groups of 16, dilation 2
     {2, 16, 8, 8, 32, 4, 4, 2, 1, 1, 1},    // DCGAN-like 4x4 stride 2
     {2, 24, 7, 7, 8, 1, 1, 1, 0, 1, 1},     // 1x1 with many channels
+    {8, 32, 7, 6, 40, 3, 3, 1, 1, 1, 1},    // Winograd's shapes (3x3, stride 1, >= 32 channels)
     {0, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1},      // empty batch
     {2, 3, 5, 5, 0, 3, 3, 1, 1, 1, 1},      // no output channels
 };
@@ -138,13 +139,13 @@ TEST(Conv, KernelsMatchRef) {
   }
 }
 
-// oneDNN runs (does not decline) the channel-rich geometries the automatic rule sends to it, and
-// its conv_transpose2d bias (backward_input's per-channel bias) is added.
+// oneDNN runs (does not decline) the channel-rich geometries the automatic rule sends to it: 3x3,
+// 4x4 stride 2 (DCGAN), depthwise, and 3x3 stride 1 with 32 channels and 8 images (Winograd).
 TEST(Conv, OneDnnRunsChannelRichShapes) {
   if (!ops::cpu::dnnl_conv_available()) GTEST_SKIP() << "built without oneDNN";
   for (const Geo& q :
        {Geo{2, 16, 15, 17, 16, 3, 3, 1, 1, 1, 1}, Geo{2, 16, 8, 8, 32, 4, 4, 2, 1, 1, 1},
-        Geo{2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 8}}) {
+        Geo{2, 8, 9, 9, 8, 3, 3, 1, 1, 1, 8}, Geo{8, 32, 9, 10, 32, 3, 3, 1, 1, 1, 1}}) {
     const Conv2dGeometry g = geometry(q);
     SCOPED_TRACE(describe(g));
     const Shape xs{g.N, g.C, g.H, g.W}, ws{g.O, g.C / g.G, g.KH, g.KW}, ys{g.N, g.O, g.OH, g.OW};
