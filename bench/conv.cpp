@@ -1,8 +1,9 @@
 // bench/conv: conv2d and conv_transpose2d against PyTorch 1.13 (tools/golden/bench_torch_conv.py)
 // on the same machine, thread count and shapes, in the same run: the convolutions of the vision
 // models (ViT patch embedding, CNN 3x3, ViTAE dilated and depthwise 3x3, DCGAN generator).
-// Prints the backend settings and the measured sgemm peak, one JSON line per case (stderr) and a
-// Markdown table: time, GFLOP/s, % of peak, PyTorch's time / cformer's time (> 1: cformer faster).
+// Prints the settings (GEMM backend, conv kernel path) and the measured sgemm peak, one JSON line
+// per case (stderr) and a Markdown table: time, GFLOP/s, % of peak, PyTorch's time / cformer's
+// time (> 1: cformer faster).
 // Both sides: 5 warm-up calls, then the median of R timed calls (wall clock, and separately the
 // process's CPU time: on a shared machine the CPU-time ratio is the steadier one; with more than
 // one thread it includes OpenMP's spin-waiting). fwd+bwd: y.backward(ones).
@@ -20,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cformer/cformer.h"
+#include "ops/conv.h"
 
 using namespace cf;
 
@@ -135,6 +137,11 @@ int main(int argc, char** argv) {
   }
   set_num_threads(threads);
   std::printf("# gemm backend: %s\n", gemm_backend_description().c_str());
+  const ops::cpu::ConvPath path = ops::cpu::conv_path();
+  std::printf("# conv path: %s (CFORMER_CONV=auto|onednn|im2col)\n",
+              path == ops::cpu::ConvPath::automatic ? "auto (per-pass rule)"
+              : path == ops::cpu::ConvPath::onednn  ? "onednn"
+                                                    : "im2col");
   Generator gen(0);
   double peak_gflops;
   {

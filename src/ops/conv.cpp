@@ -131,14 +131,40 @@ Tensor detached(const Tensor& t) {
   return t.defined() ? t.detach().contiguous() : Tensor();
 }
 
+// stride, padding, dilation and groups: validated alike for both ops.
+struct Hyper {
+  Pair s, p, d;
+  int64_t groups;
+};
+Hyper hyper_args(const char* op, const Shape& stride, const Shape& padding, const Shape& dilation,
+                 int64_t groups) {
+  const Hyper h{pair_arg(op, "stride", stride, 1), pair_arg(op, "padding", padding, 0),
+                pair_arg(op, "dilation", dilation, 1), groups};
+  CF_CHECK(groups >= 1, ValueError, op, ": groups must be positive, got ", groups);
+  return h;
+}
+
+// The extent (rows, columns) of a weight ws (., ., KH, KW) with the dilation in place.
+Pair dilated_kernel(const Hyper& h, const Shape& ws) {
+  return {h.d.h * (ws[2] - 1) + 1, h.d.w * (ws[3] - 1) + 1};
+}
+
+// The geometry of a conv2d from (N, C, H, W) to (N, O, OH, OW) with a weight of shape ws.
+Conv2dGeometry geometry(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t OH,
+                        int64_t OW, const Shape& ws, const Hyper& h) {
+  return {N, C, H, W, O, ws[2], ws[3], OH, OW, h.s.h, h.s.w, h.p.h, h.p.w, h.d.h, h.d.w, h.groups};
+}
+
+int64_t batch_size(const Tensor& x) {
+  return x.dim() == 4 ? x.size(0) : 1;
+}
+
 Conv2dGeometry check_conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                             const Shape& stride, const Shape& padding, const Shape& dilation,
                             int64_t groups) {
   const char* op = "conv2d";
   check_tensors(op, x, weight, bias, "(out_channels, in_channels / groups, kH, kW)");
-  const Pair s = pair_arg(op, "stride", stride, 1), p = pair_arg(op, "padding", padding, 0),
-             d = pair_arg(op, "dilation", dilation, 1);
-  CF_CHECK(groups >= 1, ValueError, op, ": groups must be positive, got ", groups);
+  const Hyper h = hyper_args(op, stride, padding, dilation, groups);
   const Shape& ws = weight.shape();
   const int64_t O = ws[0], C = x.size(-3), H = x.size(-2), W = x.size(-1);
   CF_CHECK(O % groups == 0, ValueError, op, ": out_channels ", O, " (weight shape ", ws,
@@ -146,27 +172,12 @@ Conv2dGeometry check_conv2d(const Tensor& x, const Tensor& weight, const Tensor&
   CF_CHECK(C == ws[1] * groups, ShapeError, op, ": input has ", C, " channels but weight expects ",
            ws[1] * groups, " (weight shape ", ws, ", groups ", groups, ")");
   check_bias(op, bias, O);
-  const int64_t ekh = d.h * (ws[2] - 1) + 1, ekw = d.w * (ws[3] - 1) + 1;
-  CF_CHECK(ekh <= H + 2 * p.h && ekw <= W + 2 * p.w, ShapeError, op, ": kernel size (", ekh, ", ",
-           ekw, ") (dilation included) is larger than the padded input (", H + 2 * p.h, ", ",
-           W + 2 * p.w, ") of input shape ", x.shape());
-  const int64_t N = x.dim() == 4 ? x.size(0) : 1;
-  return {N,
-          C,
-          H,
-          W,
-          O,
-          ws[2],
-          ws[3],
-          (H + 2 * p.h - ekh) / s.h + 1,
-          (W + 2 * p.w - ekw) / s.w + 1,
-          s.h,
-          s.w,
-          p.h,
-          p.w,
-          d.h,
-          d.w,
-          groups};
+  const Pair ek = dilated_kernel(h, ws);
+  CF_CHECK(ek.h <= H + 2 * h.p.h && ek.w <= W + 2 * h.p.w, ShapeError, op, ": kernel size (", ek.h,
+           ", ", ek.w, ") (dilation included) is larger than the padded input (", H + 2 * h.p.h,
+           ", ", W + 2 * h.p.w, ") of input shape ", x.shape());
+  return geometry(batch_size(x), C, H, W, O, (H + 2 * h.p.h - ek.h) / h.s.h + 1,
+                  (W + 2 * h.p.w - ek.w) / h.s.w + 1, ws, h);
 }
 
 // The conv2d whose input gradient conv_transpose2d is: from (N, O, OH, OW) to x's (N, C, H, W).
@@ -176,13 +187,11 @@ Conv2dGeometry check_conv_transpose2d(const Tensor& x, const Tensor& weight, con
                                       const Shape& dilation) {
   const char* op = "conv_transpose2d";
   check_tensors(op, x, weight, bias, "(in_channels, out_channels / groups, kH, kW)");
-  const Pair s = pair_arg(op, "stride", stride, 1), p = pair_arg(op, "padding", padding, 0),
-             d = pair_arg(op, "dilation", dilation, 1),
-             out_pad = pair_arg(op, "output_padding", output_padding, 0);
-  CF_CHECK(groups >= 1, ValueError, op, ": groups must be positive, got ", groups);
-  CF_CHECK((out_pad.h < s.h || out_pad.h < d.h) && (out_pad.w < s.w || out_pad.w < d.w), ValueError,
-           op, ": output_padding ", output_padding, " must be smaller than stride ", stride,
-           " or dilation ", dilation);
+  const Hyper h = hyper_args(op, stride, padding, dilation, groups);
+  const Pair out_pad = pair_arg(op, "output_padding", output_padding, 0);
+  CF_CHECK((out_pad.h < h.s.h || out_pad.h < h.d.h) && (out_pad.w < h.s.w || out_pad.w < h.d.w),
+           ValueError, op, ": output_padding ", output_padding, " must be smaller than stride ",
+           stride, " or dilation ", dilation);
   const Shape& ws = weight.shape();
   const int64_t C = x.size(-3), H = x.size(-2), W = x.size(-1);
   CF_CHECK(C == ws[0], ShapeError, op, ": input has ", C, " channels but weight expects ", ws[0],
@@ -191,12 +200,12 @@ Conv2dGeometry check_conv_transpose2d(const Tensor& x, const Tensor& weight, con
            ") is not divisible by groups ", groups);
   const int64_t O = ws[1] * groups;
   check_bias(op, bias, O);
-  const int64_t OH = (H - 1) * s.h - 2 * p.h + d.h * (ws[2] - 1) + out_pad.h + 1;
-  const int64_t OW = (W - 1) * s.w - 2 * p.w + d.w * (ws[3] - 1) + out_pad.w + 1;
+  const Pair ek = dilated_kernel(h, ws);
+  const int64_t OH = (H - 1) * h.s.h - 2 * h.p.h + ek.h + out_pad.h;
+  const int64_t OW = (W - 1) * h.s.w - 2 * h.p.w + ek.w + out_pad.w;
   CF_CHECK(H >= 1 && W >= 1 && OH >= 1 && OW >= 1, ShapeError, op, ": input shape ", x.shape(),
            " gives the output size (", OH, ", ", OW, "), which is too small");
-  const int64_t N = x.dim() == 4 ? x.size(0) : 1;
-  return {N, O, OH, OW, C, ws[2], ws[3], H, W, s.h, s.w, p.h, p.w, d.h, d.w, groups};
+  return geometry(batch_size(x), O, OH, OW, C, H, W, ws, h);
 }
 
 }  // namespace

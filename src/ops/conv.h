@@ -8,10 +8,12 @@
 // conv_transpose2d(x, w) is conv2d's backward_input with x as dy (w (C, O/G, KH, KW) read as a
 // conv2d weight of a conv from O to C channels); its backward is conv2d's forward (dx) and
 // backward_weight with the roles of x and dy exchanged. conv2d saves x and w.
-// f32: im2col + GEMM (ops/cpu/gemm.h), depthwise: direct loops. See Note [conv] in
-// docs/notes/conv.md. Kernels overwrite (=).
+// f32: oneDNN's convolution primitives or im2col + GEMM (ops/cpu/gemm.h) / direct loops for
+// depthwise, chosen per shape (ConvPath). See Note [conv] in docs/notes/conv.md. Kernels
+// overwrite (=).
 #pragma once
 #include <cstdint>
+#include <string>
 
 namespace cf::ops::cpu {
 
@@ -50,6 +52,16 @@ struct Conv2dBackwardWeightArgs {
   T* db;        // (O) or null
   Conv2dGeometry g;
 };
+
+/// Which kernels conv2d's f32 passes run: oneDNN's convolution primitives, cformer's own
+/// (im2col + GEMM, direct loops for depthwise), or per shape by the measured rule in
+/// ops/cpu/conv.cpp (automatic, the default). CFORMER_CONV=onednn|im2col|auto sets it at
+/// start-up; tests and benchmarks switch it. Throws ValueError for an unknown CFORMER_CONV.
+enum class ConvPath { automatic, onednn, im2col };
+void set_conv_path(ConvPath path);
+ConvPath conv_path();
+/// "auto" (or empty), "onednn" or "im2col"; throws ValueError for anything else.
+ConvPath conv_path_from_name(const std::string& name);
 
 void conv2d_forward(const Conv2dArgs<float>& a);
 void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a);

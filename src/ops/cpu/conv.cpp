@@ -1,18 +1,23 @@
-// conv2d kernels. f32: per image and group, im2col (K = C/G KH KW rows of L = OH OW) and one
-// GEMM (ops/cpu/gemm.h); a 1x1 stride-1 unpadded conv multiplies the image itself. Images run in
-// parallel (each thread its own column buffer and weight-gradient accumulator, GEMMs
-// single-threaded) when there are at least as many as threads, else one after the other with
-// multi-threaded GEMMs. Convs whose output channels each read one input channel (depthwise,
-// C/G = 1) use direct loops over the planes instead. The _ref kernels are plain loops in double.
-// See Note [conv] in docs/notes/conv.md.
+// conv2d kernels. f32: oneDNN's convolution primitives (ops/cpu/conv_dnnl.cpp) where the
+// measured rule in use_onednn says they are faster; else per image and group, im2col
+// (K = C/G KH KW rows of L = OH OW) and one GEMM (ops/cpu/gemm.h); a 1x1 stride-1 unpadded conv
+// multiplies the image itself. Images run in parallel (each thread its own column buffer and
+// weight-gradient accumulator, GEMMs single-threaded) when there are at least as many as
+// threads, else one after the other with multi-threaded GEMMs. Convs whose output channels each
+// read one input channel (depthwise, C/G = 1) use direct loops over the planes instead. The _ref
+// kernels are plain loops in double. See Note [conv] in docs/notes/conv.md.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
 #include <vector>
 
 #include "ops/conv.h"
+#include "ops/cpu/conv_dnnl.h"
 #include "ops/cpu/gemm.h"
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/vec.h"
+#include "util/check.h"
 
 namespace cf::ops::cpu {
 namespace {
@@ -181,20 +186,42 @@ void col2im(const float* dcol, const Conv2dGeometry& g, const Padded& p, float* 
   }
 }
 
-// y (OH, OW) = bias + taps of w (KH, KW) over the padded plane xp; ext: (OH, Wp) scratch.
-void direct_forward_plane(const float* xp, const float* w, float bias, const Conv2dGeometry& g,
-                          const Padded& p, float* ext, float* y) {
-  if (p.unit) {
-    std::fill(ext, ext + p.T, bias);
+// R output rows from oh0 of y (OH, OW) = bias + sum_{i, j} w[i, j] src[(oh + i DH) pitch + ow +
+// j DW]: the taps accumulate in registers, R rows at a time for independent FMA chains. Every load
+// is a whole vector (src needs kW floats of slack after the plane): the lanes past OW read the
+// next columns or row and are never stored. Masked loads measured 6-15 % slower here, and loads
+// straight from the unpadded plane with per-tap lane masks twice as slow (dev/conv_paths).
+template <int R>
+void taps_rows(const float* src, int64_t pitch, const float* w, float bias, const Conv2dGeometry& g,
+               int64_t oh0, float* y) {
+  for (int64_t ow = 0; ow < g.OW; ow += kW) {
+    const int n = static_cast<int>(std::min<int64_t>(kW, g.OW - ow));
+    VecF acc[R];
+    for (int r = 0; r < R; ++r) acc[r] = VecF(bias);
     for (int64_t i = 0; i < g.KH; ++i)
       for (int64_t j = 0; j < g.KW; ++j) {
-        const float wv = w[i * g.KW + j];
-        const float* src = xp + i * g.DH * p.Wp + j * g.DW;
-#pragma omp simd
-        for (int64_t t = 0; t < p.T; ++t) ext[t] += wv * src[t];
+        const VecF wv(w[i * g.KW + j]);
+        const float* base = src + (oh0 + i * g.DH) * pitch + ow + j * g.DW;
+        for (int r = 0; r < R; ++r) acc[r] = VecF::fma(wv, VecF::load(base + r * pitch), acc[r]);
       }
-    for (int64_t oh = 0; oh < g.OH; ++oh)
-      std::memcpy(y + oh * g.OW, ext + oh * p.Wp, sizeof(float) * g.OW);
+    for (int r = 0; r < R; ++r) acc[r].store(y + (oh0 + r) * g.OW + ow, n);
+  }
+}
+
+// y (OH, OW) = the taps of w (KH, KW) over src (pitch elements a row, kW floats of slack) plus
+// bias (unit strides).
+void taps_plane(const float* src, int64_t pitch, const float* w, float bias,
+                const Conv2dGeometry& g, float* y) {
+  int64_t oh = 0;
+  for (; oh + 4 <= g.OH; oh += 4) taps_rows<4>(src, pitch, w, bias, g, oh, y);
+  for (; oh < g.OH; ++oh) taps_rows<1>(src, pitch, w, bias, g, oh, y);
+}
+
+// y (OH, OW) = bias + taps of w (KH, KW) over the padded plane xp (kW floats of slack).
+void direct_forward_plane(const float* xp, const float* w, float bias, const Conv2dGeometry& g,
+                          const Padded& p, float* y) {
+  if (p.unit) {
+    taps_plane(xp, p.Wp, w, bias, g, y);
     return;
   }
   for (int64_t oh = 0; oh < g.OH; ++oh) {
@@ -268,14 +295,13 @@ void direct_forward(const Conv2dArgs<float>& a) {
   // One input plane feeds its Og output planes: parallel over the (n, c) input planes.
   for_chunks(g.N * g.C, work_chunks(g.N * g.C, Og * L * KK),
              [&a, &g, &p, Og, L, HW, KK](int64_t, int64_t b, int64_t e, Scratch& s) {
-               s.pad.resize(p.Hp * p.Wp, 0.0f);
-               s.col.resize(p.unit ? p.T : 0);
+               s.pad.resize(p.Hp * p.Wp + kW, 0.0f);
                for (int64_t q = b; q < e; ++q) {
                  const int64_t n = q / g.C, c = q % g.C;
                  pad_plane(a.x + q * HW, g, p, s.pad.data());
                  for (int64_t o = c * Og; o < (c + 1) * Og; ++o)
                    direct_forward_plane(s.pad.data(), a.w + o * KK, a.b ? a.b[o] : 0.0f, g, p,
-                                        s.col.data(), a.y + (n * g.O + o) * L);
+                                        a.y + (n * g.O + o) * L);
                }
              });
 }
@@ -343,7 +369,88 @@ void bias_grad(const float* dy, const Conv2dGeometry& g, float* db) {
                });
 }
 
+// Runs f(n, grp, scratch) for every image and group: images in parallel when every thread gets
+// one, else in turn with multi-threaded GEMMs. The scratch holds one group's im2col columns
+// (C/G KH KW, OH OW) and a padded plane, unless the conv is pointwise.
+template <class F>
+void for_image_groups(const Conv2dGeometry& g, const F& f) {
+  const bool pointwise = is_pointwise(g);
+  const Padded p = padded(g);
+  const int64_t K = g.C / g.G * g.KH * g.KW, L = g.OH * g.OW;
+  for_chunks(g.N, image_chunks(g.N, g.N),
+             [&g, &p, &f, pointwise, K, L](int64_t, int64_t n0, int64_t n1, Scratch& s) {
+               if (!pointwise) {
+                 s.col.resize(K * L);
+                 s.pad.resize(p.Hp * p.Wp, 0.0f);
+               }
+               for (int64_t n = n0; n < n1; ++n)
+                 for (int64_t grp = 0; grp < g.G; ++grp) f(n, grp, s);
+             });
+}
+
+// planes (count, len) += b[c] on plane c.
+void add_bias(const float* b, int64_t count, int64_t len, float* planes) {
+  for (int64_t c = 0; c < count; ++c) {
+    const float bv = b[c];
+    float* r = planes + c * len;
+#pragma omp simd
+    for (int64_t l = 0; l < len; ++l) r[l] += bv;
+  }
+}
+
+ConvPath path_from_env() {
+  const char* v = std::getenv("CFORMER_CONV");
+  return conv_path_from_name(v ? v : "");
+}
+
+std::atomic<ConvPath>& path_setting() {
+  static std::atomic<ConvPath> path{path_from_env()};
+  return path;
+}
+
+enum class Pass { forward, backward_input, backward_weight };
+
+// Whether a pass goes to oneDNN's convolution primitives first (they decline what they have no
+// optimized kernel for). Measured with dev/conv_paths.cpp (oneDNN 2.6.3 with its blocked formats,
+// this 2-core AVX-512 machine, N = 128, 1 thread, CPU time; oneDNN time / ours as a speed-up):
+//  - forward and input gradient: oneDNN when C/G >= 4 and the conv is not pointwise. 3x3 at
+//    C/G = 32..64 on 7x7..28x28 (dilation 1-3, stride 1-2): 1.04-2.7x; C/G = 4, 8: 1.09-1.42x.
+//    Below that ours win: C/G = 1 (depthwise 0.91-0.94x, a single input channel 0.13-0.75x),
+//    2 (0.44-0.48x), 3 (0.36-0.69x); and a pointwise conv's GEMM on the image itself beats
+//    oneDNN with its layout reorders (0.55-0.62x).
+//  - weight gradient: oneDNN with one group, depthwise (C/G = 1) or C/G >= 8. C/G >= 8:
+//    1.16-1.41x (pointwise 1.23x); depthwise 1.6-1.7x (4.7x at 2 threads); one group of 1 or 3
+//    channels 0.91-1.72x (1.5-1.7x on the 3x3 and 7x7 ones); grouped C/G = 2, 4: 0.41-0.43x.
+// Among oneDNN's kernels, use_winograd in conv_dnnl.cpp takes Winograd for the undilated 3x3
+// stride-1 shapes with >= 32 channels (another 1.35-1.5x over the direct kernel measured here).
+bool use_onednn(const Conv2dGeometry& g, Pass pass) {
+  switch (path_setting().load(std::memory_order_relaxed)) {
+    case ConvPath::onednn:
+      return true;
+    case ConvPath::im2col:
+      return false;
+    case ConvPath::automatic:
+      break;
+  }
+  const int64_t Cg = g.C / g.G;
+  if (pass == Pass::backward_weight) return Cg == 1 || Cg >= 8 || g.G == 1;
+  return Cg >= 4 && !is_pointwise(g);
+}
+
 }  // namespace
+
+void set_conv_path(ConvPath path) {
+  path_setting().store(path, std::memory_order_relaxed);
+}
+ConvPath conv_path() {
+  return path_setting().load(std::memory_order_relaxed);
+}
+ConvPath conv_path_from_name(const std::string& name) {
+  if (name.empty() || name == "auto") return ConvPath::automatic;
+  if (name == "onednn") return ConvPath::onednn;
+  if (name == "im2col") return ConvPath::im2col;
+  CF_THROW(ValueError, "conv2d: CFORMER_CONV must be auto, onednn or im2col, got '", name, "'");
+}
 
 void conv2d_forward(const Conv2dArgs<float>& a) {
   const Conv2dGeometry& g = a.g;
@@ -356,36 +463,22 @@ void conv2d_forward(const Conv2dArgs<float>& a) {
         std::fill(a.y + (n * g.O + o) * L, a.y + (n * g.O + o + 1) * L, a.b ? a.b[o] : 0.0f);
     return;
   }
+  if (use_onednn(g, Pass::forward) && dnnl_conv2d_forward(a)) return;
   if (is_direct(g)) {
     direct_forward(a);
     return;
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
-                                                        Scratch& s) {
-    if (!pointwise) {
-      s.col.resize(K * L);
-      s.pad.resize(p.Hp * p.Wp, 0.0f);
-    }
-    for (int64_t n = n0; n < n1; ++n) {
-      for (int64_t grp = 0; grp < g.G; ++grp) {
-        const float* xg = a.x + (n * g.C + grp * Cg) * HW;
-        if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
-        float* yg = a.y + (n * g.O + grp * Og) * L;
-        gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K, pointwise ? xg : s.col.data(), L,
-             0.0f, yg, L);
-        if (!a.b) continue;
-        for (int64_t o = 0; o < Og; ++o) {
-          const float bv = a.b[grp * Og + o];
-          float* r = yg + o * L;
-#pragma omp simd
-          for (int64_t l = 0; l < L; ++l) r[l] += bv;
-        }
-      }
-    }
-  };
-  for_chunks(g.N, image_chunks(g.N, g.N), body);
+  for_image_groups(g,
+                   [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t n, int64_t grp, Scratch& s) {
+                     const float* xg = a.x + (n * g.C + grp * Cg) * HW;
+                     if (!pointwise) im2col(xg, g, p, s.pad.data(), s.col.data());
+                     float* yg = a.y + (n * g.O + grp * Og) * L;
+                     gemm(false, false, Og, L, K, 1.0f, a.w + grp * Og * K, K,
+                          pointwise ? xg : s.col.data(), L, 0.0f, yg, L);
+                     if (a.b) add_bias(a.b + grp * Og, Og, L, yg);
+                   });
 }
 
 void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
@@ -399,46 +492,42 @@ void conv2d_backward_input(const Conv2dBackwardInputArgs<float>& a) {
         std::fill(a.dx + (n * g.C + c) * HW, a.dx + (n * g.C + c + 1) * HW, a.b ? a.b[c] : 0.0f);
     return;
   }
+  if (use_onednn(g, Pass::backward_input) && dnnl_conv2d_backward_input(a)) {
+    if (a.b)
+      parallel_for(0, g.N * g.C, std::max<int64_t>(1, kGrainSize / HW),
+                   [&a, &g, HW](int64_t b, int64_t e) {
+                     for (int64_t q = b; q < e; ++q) add_bias(a.b + q % g.C, 1, HW, a.dx + q * HW);
+                   });
+    return;
+  }
   if (is_direct(g)) {
     direct_backward_input(a);
     return;
   }
   const bool pointwise = is_pointwise(g);
   const Padded p = padded(g);
-  auto body = [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t, int64_t n0, int64_t n1,
-                                                        Scratch& s) {
-    if (!pointwise) {
-      s.col.resize(K * L);
-      s.pad.resize(p.Hp * p.Wp);
-    }
-    for (int64_t n = n0; n < n1; ++n) {
-      for (int64_t grp = 0; grp < g.G; ++grp) {
-        const float* dyg = a.dy + (n * g.O + grp * Og) * L;
-        float* dxg = a.dx + (n * g.C + grp * Cg) * HW;
-        const float* wg = a.w + grp * Og * K;
-        if (pointwise) {
-          gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
-        } else {
-          gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, s.col.data(), L);
-          col2im(s.col.data(), g, p, s.pad.data(), dxg);
-        }
-        if (!a.b) continue;
-        for (int64_t c = 0; c < Cg; ++c) {
-          const float bv = a.b[grp * Cg + c];
-          float* r = dxg + c * HW;
-#pragma omp simd
-          for (int64_t l = 0; l < HW; ++l) r[l] += bv;
-        }
-      }
-    }
-  };
-  for_chunks(g.N, image_chunks(g.N, g.N), body);
+  for_image_groups(g,
+                   [&a, &g, &p, Cg, Og, K, L, HW, pointwise](int64_t n, int64_t grp, Scratch& s) {
+                     const float* dyg = a.dy + (n * g.O + grp * Og) * L;
+                     float* dxg = a.dx + (n * g.C + grp * Cg) * HW;
+                     const float* wg = a.w + grp * Og * K;
+                     if (pointwise) {
+                       gemm(true, false, Cg, HW, Og, 1.0f, wg, K, dyg, L, 0.0f, dxg, HW);
+                     } else {
+                       gemm(true, false, K, L, Og, 1.0f, wg, K, dyg, L, 0.0f, s.col.data(), L);
+                       col2im(s.col.data(), g, p, s.pad.data(), dxg);
+                     }
+                     if (a.b) add_bias(a.b + grp * Cg, Cg, HW, dxg);
+                   });
 }
 
 void conv2d_backward_weight(const Conv2dBackwardWeightArgs<float>& a) {
   const Conv2dGeometry& g = a.g;
   const int64_t Cg = g.C / g.G, Og = g.O / g.G, K = Cg * g.KH * g.KW, L = g.OH * g.OW,
                 HW = g.H * g.W;
+  if (a.dw && g.O * K > 0 && g.N * L > 0 && use_onednn(g, Pass::backward_weight) &&
+      dnnl_conv2d_backward_weight(a))
+    return;
   if (a.db) bias_grad(a.dy, g, a.db);
   if (!a.dw || g.O * K == 0) return;
   if (g.N * L == 0) {
