@@ -1,5 +1,9 @@
 // Caching allocator: blocks are rounded to size classes (64 B steps up to 4 KiB, then eight
-// classes per power of two, so at most 12.5 % is wasted) and kept on per-class free lists.
+// classes per power of two, so at most 12.5 % is wasted) and kept on per-class free lists. A
+// large request (>= 1 MiB) that misses its class takes the smallest free block of up to twice its
+// size; a miss that would still go to the system first returns the cached blocks to it when they
+// hold more than kCacheSlack bytes and more than the bytes in use, so inputs whose shapes change
+// every step (variable-length batches) do not grow the cache without bound.
 // The cache is process-wide, like PyTorch's; it is the one piece of global mutable state in the
 // library (see Note [caching allocator] in docs/notes/tensor.md).
 #include "tensor/allocator.h"
@@ -9,7 +13,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <new>
-#include <unordered_map>
+#include <map>
 #include <vector>
 
 #include "cformer/memory.h"
@@ -25,11 +29,26 @@ size_t round_size(size_t n) {
   return (n + step - 1) / step * step;
 }
 
+constexpr size_t kLargeBlock = size_t{1} << 20;
+constexpr size_t kCacheSlack = size_t{1} << 30;
+
 struct Cache {
   std::mutex mu;
-  std::unordered_map<size_t, std::vector<void*>> free_blocks;
+  std::map<size_t, std::vector<void*>> free_blocks;  // ordered: the best fit of a large request
   MemoryStats stats;
 };
+
+// Frees every cached block; c.mu must be held.
+void release_cached(Cache& c) {
+  for (auto& [size, blocks] : c.free_blocks) {
+    for (void* p : blocks) {
+      std::free(p);
+      c.stats.system_frees++;
+      c.stats.bytes_reserved -= size;
+    }
+    blocks.clear();
+  }
+}
 
 Cache& cache() {
   static Cache* c = new Cache();  // never destroyed: tensors may outlive static destructors
@@ -53,15 +72,19 @@ void* cpu_alloc(size_t nbytes, size_t* block_size) {
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mu);
-    auto it = c.free_blocks.find(size);
-    if (it != c.free_blocks.end() && !it->second.empty()) {
+    const size_t limit = size >= kLargeBlock ? 2 * size : size;
+    for (auto it = c.free_blocks.lower_bound(size); it != c.free_blocks.end() && it->first <= limit;
+         ++it) {
+      if (it->second.empty()) continue;
       void* p = it->second.back();
       it->second.pop_back();
       c.stats.cache_hits++;
-      note_use(c.stats, size);
-      *block_size = size;
+      note_use(c.stats, it->first);
+      *block_size = it->first;
       return p;
     }
+    const size_t cached = c.stats.bytes_reserved - c.stats.bytes_in_use;
+    if (cached > kCacheSlack && cached > c.stats.bytes_in_use) release_cached(c);
   }
   void* p = std::aligned_alloc(kAlignment, size);
   if (p == nullptr) {
@@ -105,14 +128,7 @@ void reset_peak_memory_stats() {
 void empty_cache() {
   auto& c = detail::cache();
   std::lock_guard<std::mutex> lock(c.mu);
-  for (auto& [size, blocks] : c.free_blocks) {
-    for (void* p : blocks) {
-      std::free(p);
-      c.stats.system_frees++;
-      c.stats.bytes_reserved -= size;
-    }
-    blocks.clear();
-  }
+  detail::release_cached(c);
 }
 
 }  // namespace cf
