@@ -1,5 +1,6 @@
 // Subcommand registration: each command adds its options to the app and returns a runner.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <CLI/CLI.hpp>
 
@@ -43,6 +44,19 @@ inline CLI::Validator non_negative() {
         return parse_number_or_nan(v) >= 0 ? std::string() : "must be >= 0, got " + v;
       },
       "NON-NEGATIVE");
+}
+
+/// --lr, --warmup, --weight-decay and --grad-clip of the AdamW trainers, with their defaults shown.
+inline void add_adamw_options(CLI::App& sub, double& lr, int64_t& warmup, double& weight_decay,
+                              double& grad_clip) {
+  sub.add_option("--lr", lr, "Peak learning rate")->capture_default_str()->check(positive());
+  sub.add_option("--warmup", warmup, "Linear warm-up steps")->capture_default_str()->check(non_negative());
+  sub.add_option("--weight-decay", weight_decay, "AdamW decoupled weight decay")
+      ->capture_default_str()
+      ->check(non_negative());
+  sub.add_option("--grad-clip", grad_clip, "Global gradient-norm clip (0: off)")
+      ->capture_default_str()
+      ->check(non_negative());
 }
 
 Commands register_commands(CLI::App& app);

@@ -35,12 +35,9 @@ void add_train_gpt(CLI::App& train, Commands& cmds) {
   sub->add_option("--steps", o->steps, "Training steps (or use --minutes)")->check(cf::cli::positive());
   sub->add_option("--minutes", o->minutes, "Time budget in minutes")->check(cf::cli::positive());
   sub->add_option("--batch", o->batch, "Sequences per step")->capture_default_str()->check(cf::cli::positive());
-  sub->add_option("--lr", o->lr, "Peak learning rate")->capture_default_str()->check(cf::cli::positive());
+  add_adamw_options(*sub, o->lr, o->warmup, o->weight_decay, o->grad_clip);
   sub->add_option("--min-lr-ratio", o->min_lr_ratio, "Final lr / peak lr")->capture_default_str()->check(CLI::Range(0.0, 1.0));
   sub->add_option("--schedule", o->schedule, "cosine, linear or constant")->capture_default_str();
-  sub->add_option("--warmup", o->warmup, "Linear warm-up steps")->capture_default_str()->check(cf::cli::non_negative());
-  sub->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")->capture_default_str()->check(cf::cli::non_negative());
-  sub->add_option("--grad-clip", o->grad_clip, "Global gradient-norm clip (0: off)")->capture_default_str()->check(cf::cli::non_negative());
   sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   sub->add_option("--eval-every", o->eval_every, "Validation every N steps")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--eval-windows", o->eval_windows, "Validation windows")->capture_default_str()->check(cf::cli::positive());

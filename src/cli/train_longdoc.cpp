@@ -47,16 +47,7 @@ void add_train_longdoc(CLI::App& train, Commands& cmds) {
       ->capture_default_str()
       ->check(positive());
   sub->add_option("--minutes", o->minutes, "Also stop after this many minutes")->check(positive());
-  sub->add_option("--lr", o->lr, "Peak learning rate")->capture_default_str()->check(positive());
-  sub->add_option("--warmup", o->warmup, "Linear warm-up steps")
-      ->capture_default_str()
-      ->check(non_negative());
-  sub->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")
-      ->capture_default_str()
-      ->check(non_negative());
-  sub->add_option("--grad-clip", o->grad_clip, "Global gradient-norm clip (0: off)")
-      ->capture_default_str()
-      ->check(non_negative());
+  add_adamw_options(*sub, o->lr, o->warmup, o->weight_decay, o->grad_clip);
   sub->add_option("--eval-every", o->eval_every, "Validate every N steps")
       ->capture_default_str()
       ->check(positive());

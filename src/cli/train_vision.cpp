@@ -33,19 +33,10 @@ void add_model(CLI::App& train, Commands& cmds, const std::string& model, const 
   sub->add_option("--max-steps", o->max_steps, "Stop after this many steps in any case")
       ->check(positive());
   sub->add_option("--batch", o->batch, "Images per step")->capture_default_str()->check(positive());
-  sub->add_option("--lr", o->lr, "Peak learning rate")->capture_default_str()->check(positive());
+  add_adamw_options(*sub, o->lr, o->warmup, o->weight_decay, o->grad_clip);
   sub->add_option("--min-lr-ratio", o->min_lr_ratio, "Final lr / peak lr")
       ->capture_default_str()
       ->check(CLI::Range(0.0, 1.0));
-  sub->add_option("--warmup", o->warmup, "Linear warm-up steps")
-      ->capture_default_str()
-      ->check(non_negative());
-  sub->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay")
-      ->capture_default_str()
-      ->check(non_negative());
-  sub->add_option("--grad-clip", o->grad_clip, "Global gradient-norm clip (0: off)")
-      ->capture_default_str()
-      ->check(non_negative());
   sub->add_flag("--augment,!--no-augment", o->augment,
                 "Random crop (padding 2) and flip (no flip for mnist); on by default");
   sub->add_option("--label-smoothing", o->label_smoothing, "Label smoothing of the loss")

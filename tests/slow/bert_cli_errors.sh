@@ -7,23 +7,7 @@ set -uo pipefail
 bin="$1"
 work="$2"
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() {
-  echo "FAIL: $1"
-  failures=$((failures + 1))
-}
-expect_error() {  # expect_error "description" "expected message part" args...
-  local what="$1" want="$2"
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1 >/dev/null)
-  rc=$?
-  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ] || ! grep -q "^error: " <<<"$out" || ! grep -qi -- "$want" <<<"$out"; then
-    fail "$what (exit $rc): $out"
-  else
-    echo "ok: $what -> $(grep '^error: ' <<<"$out" | head -1)"
-  fi
-}
+source "$(dirname "$0")/lib/expect.sh"
 words=(the cat sat on a mat and dog ran far away from home while birds sang in trees)
 for i in $(seq 1 300); do
   echo "${words[$((i % 17))]} ${words[$((i * 7 % 17))]} ${words[$((i * 3 % 17))]} ${words[$((i * 5 % 17))]} ${words[$((i * 11 % 17))]} ${words[$((i * 13 % 17))]}"

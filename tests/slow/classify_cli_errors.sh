@@ -7,20 +7,7 @@ bin="$1"
 work="$2"
 fx="$(cd "$(dirname "$0")/../data/classify" && pwd)"
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-expect_error() {  # expect_error "description" "expected message part" args...
-  local what="$1" want="$2"
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1 < /dev/null >/dev/null)
-  rc=$?
-  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ] || ! grep -q "^error: " <<<"$out" || ! grep -qi -- "$want" <<<"$out"; then
-    echo "FAIL: $what (exit $rc): $out"
-    failures=$((failures + 1))
-  else
-    echo "ok: $what -> $(grep '^error: ' <<<"$out" | head -1)"
-  fi
-}
+source "$(dirname "$0")/lib/expect.sh"
 expect_ok() {  # expect_ok "description" args...
   local what="$1"
   shift

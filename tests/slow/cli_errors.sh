@@ -5,20 +5,7 @@ set -uo pipefail
 bin="$1"
 work="$2"
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-expect_error() {  # expect_error "description" "expected message part" args...
-  local what="$1" want="$2"
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1 >/dev/null)
-  rc=$?
-  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ] || ! grep -q "^error: " <<<"$out" || ! grep -qi -- "$want" <<<"$out"; then
-    echo "FAIL: $what (exit $rc): $out"
-    failures=$((failures + 1))
-  else
-    echo "ok: $what -> $(grep '^error: ' <<<"$out" | head -1)"
-  fi
-}
+source "$(dirname "$0")/lib/expect.sh"
 printf 'In the beginning God created the heaven and the earth.\n%.0s' $(seq 1 400) > "$work/text.txt"
 : > "$work/empty.txt"
 expect_error "missing data file" "cannot open" train gpt --data "$work/nope.txt" --steps 1 --out "$work/o1" --no-progress

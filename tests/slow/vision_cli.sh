@@ -9,20 +9,7 @@ set -uo pipefail
 bin="$1"
 work="$2"
 rm -rf "$work" && mkdir -p "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect_error() {  # expect_error "description" "expected message part" args...
-  local what="$1" want="$2"
-  shift 2
-  local out rc
-  out=$("$bin" "$@" 2>&1 >/dev/null)
-  rc=$?
-  if [ "$rc" -eq 0 ] || [ "$rc" -ge 128 ] || ! grep -q "^error: " <<<"$out" || ! grep -qi -- "$want" <<<"$out"; then
-    fail "$what (exit $rc): $out"
-  else
-    echo "ok: $what -> $(grep '^error: ' <<<"$out" | head -n 1)"
-  fi
-}
+source "$(dirname "$0")/lib/expect.sh"
 fm=/usr/share/datasets/fashion-mnist
 [ -f "$fm/t10k-images-idx3-ubyte.gz" ] || { echo "FAIL: $fm missing (scripts/setup.sh installs dataset-fashion-mnist)"; exit 1; }
 

@@ -16,6 +16,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from gen_effattn_b import favor  # the Performer code's softmax_kernel_transformation
 from golden import write_safetensors
 
 BASE = {"vocab_size": 11, "pad_id": 0, "cls_id": 1, "max_len": 40, "num_classes": 3,
@@ -32,17 +33,6 @@ def masked_softmax_attention(q, k, v, keep):
     some = keep.any(-1, keepdim=True)
     s = s.masked_fill(~keep, float("-inf")).masked_fill(~some, 0.0)
     return (torch.softmax(s, -1) * some) @ v
-
-
-def favor(x, w, is_query, eps=1e-6):
-    d, m = x.size(-1), w.size(0)
-    xs = x * d ** -0.25
-    dash = xs @ w.t()
-    diag = (xs * xs).sum(-1, keepdim=True) / 2
-    c = dash.amax(-1, keepdim=True)
-    if not is_query:
-        c = c.amax(-2, keepdim=True)
-    return (torch.exp(dash - diag - c) + eps) * m ** -0.5
 
 
 class Attention(nn.Module):
@@ -94,8 +84,8 @@ class Attention(nn.Module):
                 lay = self.layout[:, idx][:, :, idx]  # (H, N, N)
                 o = masked_softmax_attention(q, k, v, lay[None] & keep_key)
             else:
-                qf = favor(q, self.projection_matrix, True)
-                kf = favor(k, self.projection_matrix, False) * (~pad)[:, None, :, None].to(q.dtype)
+                qf = favor(q, self.projection_matrix, True, 1e-6)
+                kf = favor(k, self.projection_matrix, False, 1e-6) * (~pad)[:, None, :, None].to(q.dtype)
                 o = (qf @ (kf.transpose(-2, -1) @ v)) / (qf @ kf.sum(-2).unsqueeze(-1))
         return self.out_proj(o.transpose(1, 2).reshape(B, N, D))
 
