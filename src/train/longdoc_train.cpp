@@ -7,7 +7,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <numeric>
 #include <random>
 
@@ -15,6 +14,7 @@
 
 #include "cformer/autograd.h"
 #include "cformer/io.h"
+#include "cformer/listops.h"
 #include "cformer/ops.h"
 #include "cformer/optim.h"
 #include "cformer/runtime.h"
@@ -37,10 +37,6 @@ std::ifstream open_input(const std::string& path) {
 }  // namespace
 
 LongDocDataset load_listops(const std::string& path) {
-  static const std::map<std::string, int32_t> vocab = {
-      {"]", 2},  {"[MIN", 3}, {"[MAX", 4}, {"[MED", 5}, {"[SM", 6},  {"0", 7},
-      {"1", 8},  {"2", 9},    {"3", 10},   {"4", 11},   {"5", 12},   {"6", 13},
-      {"7", 14}, {"8", 15},   {"9", 16}};
   std::ifstream f = open_input(path);
   LongDocDataset ds;
   ds.vocab_size = 17;
@@ -63,20 +59,15 @@ LongDocDataset load_listops(const std::string& path) {
              line_no, ": the target must be a digit 0-9, got '", target, "'");
     LongDocExample ex;
     ex.label = target[0] - '0';
-    size_t i = 0;
-    while (i < tab) {
-      size_t j = line.find(' ', i);
-      if (j == std::string::npos || j > tab) j = tab;
-      if (j > i) {
-        const std::string tok = line.substr(i, j - i);
-        if (tok != "(" && tok != ")") {
-          auto it = vocab.find(tok);
-          CF_CHECK(it != vocab.end(), FormatError, path, ":", line_no, ": unknown token '", tok, "'");
-          ex.ids.push_back(it->second);
-        }
-      }
-      i = j + 1;
+    std::vector<int64_t> lra;
+    try {
+      lra = data::listops_encode(line.substr(0, tab));
+    } catch (const FormatError& e) {
+      CF_THROW(FormatError, path, ":", line_no, ": ", e.what());
     }
+    // LRA ids: <pad> 0, "(" 1, ")" 2, then "]", operators, digits from 3: drop the parentheses.
+    for (int64_t id : lra)
+      if (id >= 3) ex.ids.push_back(static_cast<int32_t>(id - 1));
     CF_CHECK(!ex.ids.empty(), FormatError, path, ":", line_no, ": empty expression");
     ds.examples.push_back(std::move(ex));
   }
