@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "cformer/nn.h"
@@ -273,6 +274,71 @@ class MoEFeedForward : public UnaryModule {
   Tensor z_loss;                        // 0-dim, of the last forward
   std::vector<int64_t> expert_counts;   // (E), of the last forward
   int64_t dropped = 0;                  // assignments dropped in the last forward
+};
+
+
+// --- kernel: the attention kernel every Transformer of the library selects by configuration ---
+
+/// Which kernel computes softmax attention over projected q, k, v, and its parameters. Models
+/// keep one in their configuration (JSON object "attention"); the CLI's --attention flags fill it.
+struct AttentionKernelOptions {
+  /// dense | memory_efficient | longformer | block_sparse | performer
+  std::string kind = "dense";
+  int64_t attention_window = 256;  ///< longformer: Hugging Face's window (even; half per side)
+  int64_t dilation = 1;            ///< longformer
+  std::string sparse_layout = "fixed";  ///< block_sparse: fixed | strided | bigbird
+  int64_t block_size = 64;
+  int64_t local_blocks = 4;   ///< fixed: window blocks; strided: the stride in blocks
+  int64_t global_blocks = 1;  ///< fixed: summary blocks per window; bigbird: global blocks
+  int64_t window_blocks = 3;  ///< bigbird: odd sliding window of blocks
+  int64_t random_blocks = 2;  ///< bigbird: random blocks per query block (drawn at init)
+  int64_t nb_features = 256;  ///< performer: random features per head
+  int64_t redraw_interval = 1000;  ///< performer: training forwards between redraws (0: never)
+
+  /// Throws ValueError naming the bad field.
+  void validate() const;
+  /// Whether the kernel computes softmax attention exactly (dense, memory_efficient).
+  bool exact() const { return kind == "dense" || kind == "memory_efficient"; }
+  std::string to_json() const;
+  /// Missing fields keep their defaults; throws FormatError on malformed JSON or a bad value.
+  static AttentionKernelOptions from_json(const std::string& text);
+};
+
+/// The configured attention kernel over projected heads: forward(q (B, H, L, E), k (B, H, S, E),
+/// v (B, H, S, Ev), key_padding_mask bool (B, S), true = padding) -> (B, H, L, Ev), equal to
+/// scaled_dot_product_attention for dense and memory_efficient, and each efficient kernel's own
+/// pattern otherwise:
+///   longformer:   longformer_attention with the window only (no global tokens, so q, k, v serve
+///                 as their own global projections); self-attention (L == S), not causal;
+///   block_sparse: block_sparse_attention with the buffer `layout` (H, NB, NB) built at
+///                 construction for max_len (shorter inputs use its top-left corner); causal uses
+///                 the unidirectional fixed / strided layouts (BigBird has no causal form);
+///   performer:    FAVOR+ with the buffer `projection_matrix` (nb_features, E), redrawn from the
+///                 module's own generator every redraw_interval training forwards (dtype: the
+///                 constructor's, f32 or f64); padded keys
+///                 get zero features; causal is the prefix-sum form.
+/// `causal` is fixed at construction (the block-sparse layout depends on it). A custom scale is
+/// applied to q for performer (FAVOR+ assumes 1 / sqrt(E)). Attention-probability dropout exists
+/// only for dense: the others throw ValueError when dropout_p > 0. A query with every key masked
+/// gives NaN (dense) or 0 (the others). Throws ValueError on a bad configuration or an input
+/// longer than max_len (block_sparse), ShapeError on shapes.
+class AttentionKernel : public Module {
+ public:
+  AttentionKernel(const AttentionKernelOptions& options, int64_t num_heads, int64_t head_dim,
+                  int64_t max_len, bool causal, Generator& gen, DType dtype = DType::f32);
+  Tensor forward(const Tensor& q, const Tensor& k, const Tensor& v,
+                 const Tensor& key_padding_mask = {}, double dropout_p = 0.0,
+                 Generator* dropout_gen = nullptr, std::optional<double> scale = std::nullopt);
+  void redraw_projection();
+  std::string extra_repr() const override;
+
+  AttentionKernelOptions options;
+  int64_t num_heads, head_dim, max_len;
+  bool causal;
+  Tensor* layout = nullptr;             // block_sparse: bool (H, NB, NB)
+  Tensor* projection_matrix = nullptr;  // performer: (nb_features, head_dim)
+  Generator feature_gen;
+  int64_t calls_since_last_redraw = 0;
 };
 
 }  // namespace nn
