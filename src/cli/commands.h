@@ -4,6 +4,8 @@
 #include <string>
 #include <CLI/CLI.hpp>
 
+#include "cformer/efficient_attention.h"
+
 #include <functional>
 #include <limits>
 #include <memory>
@@ -55,6 +57,50 @@ inline void add_adamw_options(CLI::App& sub, double& lr, int64_t& warmup, double
       ->capture_default_str()
       ->check(non_negative());
   sub.add_option("--grad-clip", grad_clip, "Global gradient-norm clip (0: off)")
+      ->capture_default_str()
+      ->check(non_negative());
+}
+
+/// --attention and the kernel's parameters (nn::AttentionKernelOptions), shared by the trainers
+/// of every Transformer. block_flag names the block-sparse block size (train gpt's --block-size
+/// is its context length). Validated by AttentionKernelOptions::validate when the model is built.
+inline void add_attention_options(CLI::App& sub, nn::AttentionKernelOptions& o,
+                                  const std::string& block_flag = "--sparse-block") {
+  sub.add_option("--attention", o.kind, "Attention kernel")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
+  sub.add_option("--window", o.attention_window,
+                 "longformer: attention window, Hugging Face's (even; half on each side)")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--dilation", o.dilation, "longformer: window dilation")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--sparse-layout", o.sparse_layout, "block_sparse: fixed, strided or bigbird")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"fixed", "strided", "bigbird"}));
+  sub.add_option(block_flag, o.block_size, "block_sparse: block size")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--local-blocks", o.local_blocks,
+                 "block_sparse: fixed window / strided stride, in blocks")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--global-blocks", o.global_blocks,
+                 "block_sparse: fixed summary blocks per window / bigbird global blocks")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--window-blocks", o.window_blocks, "block_sparse: bigbird window (odd), in blocks")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--random-blocks", o.random_blocks, "block_sparse: bigbird random blocks")
+      ->capture_default_str()
+      ->check(non_negative());
+  sub.add_option("--features", o.nb_features, "performer: random features per head")
+      ->capture_default_str()
+      ->check(positive());
+  sub.add_option("--redraw-interval", o.redraw_interval,
+                 "performer: training steps between feature redraws (0: never)")
       ->capture_default_str()
       ->check(non_negative());
 }
