@@ -192,40 +192,6 @@ class LongformerSelfAttention : public Module {
   std::shared_ptr<Linear> query, key, value, query_global, key_global, value_global;
 };
 
-/// The attention kernel behind EfficientSelfAttention.
-enum class AttentionVariant {
-  dense,             ///< scaled_dot_product_attention: the (N, N) score matrix
-  memory_efficient,  ///< memory_efficient_attention: exact, O(N) memory
-  longformer,        ///< longformer_attention without global tokens: window only
-};
-
-struct EfficientSelfAttentionOptions {
-  AttentionVariant variant = AttentionVariant::memory_efficient;
-  bool causal = false;             ///< dense / memory_efficient only
-  int64_t attention_window = 512;  ///< longformer: HF's full window (even, > 0)
-  int64_t dilation = 1;            ///< longformer
-  bool bias = true;
-};
-
-/// Batch-first multi-head self-attention whose kernel is chosen by configuration: packed
-/// in_proj (3D, D) and out_proj as nn::MultiheadAttention (same names and init), so a dense
-/// checkpoint loads into any variant. forward(x (B, N, D), key_padding_mask bool (B, N),
-/// true = padding) -> (B, N, D). The dense and memory_efficient variants give equal outputs;
-/// a row with every key masked gives NaN (dense) or 0 (the others).
-class EfficientSelfAttention : public Module {
- public:
-  EfficientSelfAttention(int64_t embed_dim, int64_t num_heads, Generator& gen,
-                         EfficientSelfAttentionOptions options = {}, DType dtype = DType::f32);
-  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = {});
-  std::string extra_repr() const override;
-
-  int64_t embed_dim, num_heads, head_dim;
-  EfficientSelfAttentionOptions options;
-  Tensor& in_proj_weight;  // (3D, D)
-  Tensor& in_proj_bias;    // (3D) or undefined
-  std::shared_ptr<Linear> out_proj;
-};
-
 }  // namespace nn
 
 // --- moe: Mixture-of-Experts feed-forward ---
@@ -339,6 +305,37 @@ class AttentionKernel : public Module {
   Tensor* projection_matrix = nullptr;  // performer: (nb_features, head_dim)
   Generator feature_gen;
   int64_t calls_since_last_redraw = 0;
+};
+
+/// Options of EfficientSelfAttention: the kernel (memory_efficient unless set), whether it is
+/// causal, and max_len, the longest input (needed by block_sparse for its layout).
+struct EfficientSelfAttentionOptions {
+  AttentionKernelOptions kernel{.kind = "memory_efficient"};
+  bool causal = false;
+  int64_t max_len = 0;
+  bool bias = true;
+};
+
+/// Batch-first multi-head self-attention whose kernel is chosen by configuration: packed
+/// in_proj (3D, D) and out_proj as nn::MultiheadAttention (same names and init), so a dense
+/// checkpoint loads into any kernel without buffers (dense, memory_efficient, longformer); the
+/// nn::AttentionKernel `kernel` holds block_sparse's layout and performer's projection.
+/// forward(x (B, N, D), key_padding_mask bool (B, N), true = padding) -> (B, N, D). dense and
+/// memory_efficient give equal outputs; a row with every key masked gives NaN (dense) or 0 (the
+/// others). Throws ValueError on a bad configuration (see AttentionKernel).
+class EfficientSelfAttention : public Module {
+ public:
+  EfficientSelfAttention(int64_t embed_dim, int64_t num_heads, Generator& gen,
+                         EfficientSelfAttentionOptions options = {}, DType dtype = DType::f32);
+  Tensor forward(const Tensor& x, const Tensor& key_padding_mask = {});
+  std::string extra_repr() const override;
+
+  int64_t embed_dim, num_heads, head_dim;
+  EfficientSelfAttentionOptions options;
+  Tensor& in_proj_weight;  // (3D, D)
+  Tensor& in_proj_bias;    // (3D) or undefined
+  std::shared_ptr<AttentionKernel> kernel;
+  std::shared_ptr<Linear> out_proj;
 };
 
 }  // namespace nn

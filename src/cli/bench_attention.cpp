@@ -70,8 +70,7 @@ class BenchAttention : public nn::UnaryModule {
       case Arch::memory_efficient:
       case Arch::moe: {
         nn::EfficientSelfAttentionOptions o;
-        o.variant = arch == Arch::naive ? nn::AttentionVariant::dense
-                                        : nn::AttentionVariant::memory_efficient;
+        o.kernel.kind = arch == Arch::naive ? "dense" : "memory_efficient";
         mha_ = register_module(
             "attn", std::make_shared<nn::EfficientSelfAttention>(kWidth, kHeads, gen, o));
         break;

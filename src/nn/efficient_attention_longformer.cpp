@@ -87,15 +87,9 @@ EfficientSelfAttention::EfficientSelfAttention(int64_t d, int64_t h, Generator& 
       in_proj_weight(register_parameter("in_proj_weight", xavier(Shape{3 * d, d}, gen, dtype))),
       in_proj_bias(
           register_parameter("in_proj_bias", o.bias ? zeros(Shape{3 * d}, dtype) : Tensor())) {
-  if (o.variant == AttentionVariant::longformer) {
-    CF_CHECK(o.attention_window > 0 && o.attention_window % 2 == 0, ValueError,
-             "EfficientSelfAttention: attention_window must be even and positive, got ",
-             o.attention_window);
-    CF_CHECK(o.dilation >= 1, ValueError, "EfficientSelfAttention: dilation must be >= 1, got ",
-             o.dilation);
-    CF_CHECK(!o.causal, ValueError,
-             "EfficientSelfAttention: causal is not supported by the longformer variant");
-  }
+  kernel = register_module("kernel", std::make_shared<AttentionKernel>(o.kernel, h, head_dim,
+                                                                      o.max_len, o.causal, gen,
+                                                                      dtype));
   out_proj = register_module("out_proj", std::make_shared<Linear>(d, d, o.bias, gen, dtype));
   if (o.bias) {
     NoGradGuard no_grad;
@@ -106,33 +100,14 @@ EfficientSelfAttention::EfficientSelfAttention(int64_t d, int64_t h, Generator& 
 Tensor EfficientSelfAttention::forward(const Tensor& x, const Tensor& key_padding_mask) {
   check_input("EfficientSelfAttention", x, embed_dim);
   const std::vector<Tensor> qkv = chunk(linear(x, in_proj_weight, in_proj_bias), 3, -1);
-  const Tensor q = split_heads(qkv[0], num_heads), k = split_heads(qkv[1], num_heads),
-               v = split_heads(qkv[2], num_heads);
-  Tensor o;
-  switch (options.variant) {
-    case AttentionVariant::dense: {
-      Tensor keep;
-      if (key_padding_mask.defined())
-        keep = logical_not(key_padding_mask).view(Shape{x.size(0), 1, 1, x.size(1)});
-      o = scaled_dot_product_attention(q, k, v, keep, 0.0, options.causal);
-      break;
-    }
-    case AttentionVariant::memory_efficient:
-      o = memory_efficient_attention(q, k, v, key_padding_mask, options.causal);
-      break;
-    case AttentionVariant::longformer:
-      o = longformer_attention(q, k, v, q, k, v, Tensor(), options.attention_window / 2,
-                               options.dilation, key_padding_mask);
-      break;
-  }
+  const Tensor o = kernel->forward(split_heads(qkv[0], num_heads), split_heads(qkv[1], num_heads),
+                                   split_heads(qkv[2], num_heads), key_padding_mask);
   return out_proj->forward(merge_heads(o));
 }
 
 std::string EfficientSelfAttention::extra_repr() const {
-  const char* names[] = {"dense", "memory_efficient", "longformer"};
   return detail::str_cat("embed_dim=", embed_dim, ", num_heads=", num_heads,
-                         ", variant=", names[static_cast<int>(options.variant)],
-                         ", causal=", options.causal);
+                         ", kernel=", options.kernel.kind, ", causal=", options.causal);
 }
 
 }  // namespace cf::nn

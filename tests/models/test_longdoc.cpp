@@ -109,7 +109,7 @@ TEST(LongDoc, ConfigRoundTripsAndBadConfigsThrow) {
       EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
     }
   };
-  bad([](auto& c) { c.attention = "reformer"; }, "unknown attention 'reformer'");
+  bad([](auto& c) { c.attention = "reformer"; }, "unknown kind 'reformer'");
   bad([](auto& c) { c.attention_window = 7; }, "attention_window must be even");
   bad([](auto& c) { c.num_heads = 3; }, "not divisible by num_heads");
   bad([](auto& c) { c.pad_id = c.cls_id; }, "must be distinct");
@@ -133,17 +133,17 @@ TEST(LongDoc, PerformerRedrawsItsProjectionInTraining) {
   c.redraw_interval = 2;
   models::LongDocClassifier m(c, 0);
   m.train();
-  const Tensor before = m.layers[0]->self_attn->projection_matrix->clone();
+  const Tensor before = m.layers[0]->self_attn->kernel->projection_matrix->clone();
   const Tensor ids = ids_for(1, 9, 2);
   m.forward(ids);
   m.forward(ids);
-  EXPECT_CLOSE(*m.layers[0]->self_attn->projection_matrix, before, 0.0, 0.0);
+  EXPECT_CLOSE(*m.layers[0]->self_attn->kernel->projection_matrix, before, 0.0, 0.0);
   m.forward(ids);  // the third forward draws a new one
-  EXPECT_GT(max(abs(sub(*m.layers[0]->self_attn->projection_matrix, before))).item(), 0.1);
+  EXPECT_GT(max(abs(sub(*m.layers[0]->self_attn->kernel->projection_matrix, before))).item(), 0.1);
   m.eval();
-  const Tensor now = m.layers[0]->self_attn->projection_matrix->clone();
+  const Tensor now = m.layers[0]->self_attn->kernel->projection_matrix->clone();
   for (int i = 0; i < 3; ++i) m.forward(ids);
-  EXPECT_CLOSE(*m.layers[0]->self_attn->projection_matrix, now, 0.0, 0.0);
+  EXPECT_CLOSE(*m.layers[0]->self_attn->kernel->projection_matrix, now, 0.0, 0.0);
 }
 
 class LongDocData : public ::testing::Test {

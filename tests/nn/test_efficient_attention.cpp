@@ -27,15 +27,20 @@ TEST(EfficientSelfAttention, VariantsMatchMultiheadAttention) {
   kpm.select(1, 0).fill_(0.0);
   for (bool causal : {false, true}) {
     Tensor want = mha.forward(x, x, x, causal ? Tensor() : kpm, false, {}, true, causal).output;
-    for (AttentionVariant var : {AttentionVariant::dense, AttentionVariant::memory_efficient,
-                                 AttentionVariant::longformer}) {
-      if (causal && var == AttentionVariant::longformer) continue;
+    for (const char* kind : {"dense", "memory_efficient", "longformer", "block_sparse"}) {
+      if (causal && std::string(kind) == "longformer") continue;
       EfficientSelfAttentionOptions o;
-      o.variant = var;
+      o.kernel.kind = kind;
       o.causal = causal;
-      o.attention_window = 2 * N;  // covers every key: dense attention
+      o.kernel.attention_window = 2 * N;  // covers every key: dense attention
+      o.kernel.block_size = 8;
+      o.kernel.local_blocks = 8;  // one fixed window of 64 >= N positions: every key
+      o.max_len = 64;
       EfficientSelfAttention m(D, H, gen, o);
-      m.load_state_dict(mha.state_dict());
+      StateDict sd = mha.state_dict();
+      for (const auto& [name, t] : m.state_dict())
+        if (name.rfind("kernel.", 0) == 0) sd.emplace_back(name, t);  // its own layout buffer
+      m.load_state_dict(sd);
       SCOPED_TRACE(m.extra_repr());
       EXPECT_CLOSE(m.forward(x, causal ? Tensor() : kpm), want, 1e-5, 1e-4);
     }
@@ -45,16 +50,16 @@ TEST(EfficientSelfAttention, VariantsMatchMultiheadAttention) {
 TEST(EfficientSelfAttention, LongformerWindowChangesTheResult) {
   Generator gen(2);
   EfficientSelfAttentionOptions o;
-  o.variant = AttentionVariant::longformer;
-  o.attention_window = 4;
+  o.kernel.kind = "longformer";
+  o.kernel.attention_window = 4;
   EfficientSelfAttention lf(16, 2, gen, o);
   EfficientSelfAttention full(16, 2, gen);
   full.load_state_dict(lf.state_dict());
   Tensor x = randn(Shape{1, 20, 16}, gen);
   EXPECT_FALSE(cf::testing::all_close(lf.forward(x), full.forward(x), 1e-3, 1e-3));
-  o.attention_window = 3;
+  o.kernel.attention_window = 3;
   EXPECT_THROW_MSG(EfficientSelfAttention(16, 2, gen, o), ValueError, "attention_window");
-  o.attention_window = 4;
+  o.kernel.attention_window = 4;
   o.causal = true;
   EXPECT_THROW_MSG(EfficientSelfAttention(16, 2, gen, o), ValueError, "causal");
   EXPECT_THROW_MSG(EfficientSelfAttention(15, 2, gen), ValueError, "num_heads");

@@ -48,12 +48,13 @@ class Attention(nn.Module):
             self.in_proj_bias = nn.Parameter(torch.randn(3 * d) * 0.1)
         self.out_proj = nn.Linear(d, d)
         nb = (c["max_len"] + c["block_size"] - 1) // c["block_size"]
+        self.kernel = nn.Module()  # cformer's nn::AttentionKernel holds the kernels' buffers
         if self.kind == "block_sparse":
             lay = torch.rand(self.h, nb, nb) < 0.4
             lay |= torch.eye(nb, dtype=torch.bool)[None]
-            self.register_buffer("layout", lay)
+            self.kernel.register_buffer("layout", lay)
         if self.kind == "performer":
-            self.register_buffer("projection_matrix", torch.randn(c["nb_features"], d // self.h))
+            self.kernel.register_buffer("projection_matrix", torch.randn(c["nb_features"], d // self.h))
 
     def heads(self, t):
         B, N, D = t.shape
@@ -81,11 +82,11 @@ class Attention(nn.Module):
             elif self.kind == "block_sparse":
                 bs = self.c["block_size"]
                 idx = torch.arange(N) // bs
-                lay = self.layout[:, idx][:, :, idx]  # (H, N, N)
+                lay = self.kernel.layout[:, idx][:, :, idx]  # (H, N, N)
                 o = masked_softmax_attention(q, k, v, lay[None] & keep_key)
             else:
-                qf = favor(q, self.projection_matrix, True, 1e-6)
-                kf = favor(k, self.projection_matrix, False, 1e-6) * (~pad)[:, None, :, None].to(q.dtype)
+                qf = favor(q, self.kernel.projection_matrix, True, 1e-6)
+                kf = favor(k, self.kernel.projection_matrix, False, 1e-6) * (~pad)[:, None, :, None].to(q.dtype)
                 o = (qf @ (kf.transpose(-2, -1) @ v)) / (qf @ kf.sum(-2).unsqueeze(-1))
         return self.out_proj(o.transpose(1, 2).reshape(B, N, D))
 

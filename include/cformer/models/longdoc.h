@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "cformer/efficient_attention.h"
 #include "cformer/nn.h"
 #include "cformer/random.h"
 #include "cformer/tensor.h"
@@ -58,9 +59,10 @@ struct LongDocConfig {
 /// One layer's self-attention with the configured kernel. Parameters: in_proj_weight (3D, D),
 /// in_proj_bias (3D) and out_proj as torch.nn.MultiheadAttention, except longformer, which holds
 /// Hugging Face's query, key, value, query_global, key_global, value_global (Linear D -> D) and
-/// out_proj. Buffers: block_sparse keeps its block layout `layout` (H, NB, NB) for max_len
-/// (shorter inputs use its top-left corner); performer its `projection_matrix` (m, D / H),
-/// redrawn from the module's own generator every redraw_interval training forwards.
+/// out_proj. The other kernels run in `kernel` (nn::AttentionKernel), whose buffers are
+/// kernel.layout (H, NB, NB) for block_sparse (built for max_len; shorter inputs use its top-left
+/// corner) and kernel.projection_matrix (m, D / H) for performer (redrawn from the kernel's own
+/// generator every redraw_interval training forwards).
 class LongDocAttention : public nn::Module {
  public:
   LongDocAttention(const LongDocConfig& c, Generator& gen);
@@ -75,10 +77,7 @@ class LongDocAttention : public nn::Module {
   Tensor* in_proj_bias = nullptr;
   std::shared_ptr<nn::Linear> query, key, value, query_global, key_global, value_global;  // longformer
   std::shared_ptr<nn::Linear> out_proj;
-  Tensor* layout = nullptr;             // block_sparse: bool (H, NB, NB)
-  Tensor* projection_matrix = nullptr;  // performer: (m, D / H)
-  Generator feature_gen;
-  int64_t calls_since_last_redraw = 0;
+  std::shared_ptr<nn::AttentionKernel> kernel;  // not longformer
 };
 
 /// torch.nn.TransformerEncoderLayer(norm_first = true, activation = gelu) with LongDocAttention.

@@ -14,15 +14,6 @@
 namespace cf::models {
 namespace {
 
-const char* const kAttentions[] = {"dense", "memory_efficient", "longformer", "block_sparse",
-                                   "performer"};
-
-bool one_of(const std::string& s, std::initializer_list<const char*> names) {
-  for (const char* n : names)
-    if (s == n) return true;
-  return false;
-}
-
 // (B, N, D) -> (B, H, N, D / H) and back.
 Tensor split_heads(const Tensor& t, int64_t h) {
   return t.view(Shape{t.size(0), t.size(1), h, t.size(2) / h}).transpose(1, 2);
@@ -32,20 +23,19 @@ Tensor merge_heads(const Tensor& t) {
   return t.transpose(1, 2).reshape(Shape{t.size(0), t.size(2), t.size(1) * t.size(3)});
 }
 
-uint64_t draw_seed(Generator& gen) {
-  return static_cast<uint64_t>(randint(0, int64_t{1} << 62, Shape{1}, gen).item());
-}
-
-Tensor sparse_layout(const LongDocConfig& c, Generator& gen) {
-  const int64_t nb = (c.max_len + c.block_size - 1) / c.block_size;
-  Tensor l;
-  if (c.sparse_layout == "fixed")
-    l = sparse_fixed_layout(nb, c.local_blocks, c.global_blocks, false);
-  else if (c.sparse_layout == "strided")
-    l = sparse_strided_layout(nb, c.local_blocks, false);
-  else
-    return bigbird_layout(nb, c.window_blocks, c.global_blocks, c.random_blocks, gen, c.num_heads);
-  return l.unsqueeze(0).expand(Shape{c.num_heads, nb, nb}).contiguous();
+// The kernel options of a non-longformer configuration.
+nn::AttentionKernelOptions kernel_options(const LongDocConfig& c) {
+  nn::AttentionKernelOptions o;
+  o.kind = c.attention;
+  o.sparse_layout = c.sparse_layout;
+  o.block_size = c.block_size;
+  o.local_blocks = c.local_blocks;
+  o.global_blocks = c.global_blocks;
+  o.window_blocks = c.window_blocks;
+  o.random_blocks = c.random_blocks;
+  o.nb_features = c.nb_features;
+  o.redraw_interval = c.redraw_interval;
+  return o;
 }
 
 }  // namespace
@@ -64,27 +54,16 @@ void LongDocConfig::validate() const {
            ") is not divisible by num_heads (", num_heads, ")");
   CF_CHECK(dropout >= 0.0 && dropout < 1.0, ValueError,
            "longdoc config: dropout must be in [0, 1), got ", dropout);
-  bool known = false;
-  for (const char* a : kAttentions) known = known || attention == a;
-  CF_CHECK(known, ValueError, "longdoc config: unknown attention '", attention,
-           "' (dense, memory_efficient, longformer, block_sparse, performer)");
-  if (attention == "longformer")
+  if (attention == "longformer") {
     CF_CHECK(attention_window > 0 && attention_window % 2 == 0, ValueError,
              "longdoc config: attention_window must be even and positive, got ", attention_window);
-  if (attention == "block_sparse") {
-    CF_CHECK(one_of(sparse_layout, {"fixed", "strided", "bigbird"}), ValueError,
-             "longdoc config: unknown sparse_layout '", sparse_layout,
-             "' (fixed, strided, bigbird)");
-    CF_CHECK(block_size > 0 && local_blocks > 0 && global_blocks > 0 && window_blocks > 0 &&
-                 random_blocks >= 0,
-             ValueError,
-             "longdoc config: block_size, local_blocks, global_blocks and window_blocks must be "
-             "positive, random_blocks >= 0");
+    return;
   }
-  if (attention == "performer")
-    CF_CHECK(nb_features > 0 && redraw_interval >= 0, ValueError,
-             "longdoc config: nb_features must be positive and redraw_interval >= 0, got ",
-             nb_features, " and ", redraw_interval);
+  try {
+    kernel_options(*this).validate();
+  } catch (const ValueError& e) {
+    CF_THROW(ValueError, "longdoc config: ", e.what());
+  }
 }
 
 std::string LongDocConfig::to_json() const {
@@ -157,20 +136,17 @@ LongDocAttention::LongDocAttention(const LongDocConfig& c, Generator& gen)
     NoGradGuard ng;
     out_proj->bias.zero_();
   }
-  if (c.attention == "block_sparse") layout = &register_buffer("layout", sparse_layout(c, gen));
-  if (c.attention == "performer") {
-    feature_gen = Generator(draw_seed(gen));
-    projection_matrix = &register_buffer(
-        "projection_matrix", favor_projection(c.nb_features, head_dim, feature_gen, true));
-  }
+  if (c.attention != "longformer")
+    kernel = register_module("kernel", std::make_shared<nn::AttentionKernel>(
+                                           kernel_options(c), c.num_heads, head_dim, c.max_len,
+                                           /*causal=*/false, gen));
 }
 
 void LongDocAttention::redraw_projection() {
-  CF_CHECK(projection_matrix != nullptr, ValueError,
+  CF_CHECK(kernel != nullptr && kernel->projection_matrix != nullptr, ValueError,
            "LongDocAttention: redraw_projection needs the performer attention, not ",
            config.attention);
-  NoGradGuard ng;
-  projection_matrix->copy_(favor_projection(config.nb_features, head_dim, feature_gen, true));
+  kernel->redraw_projection();
 }
 
 Tensor LongDocAttention::forward(const Tensor& x, const Tensor& pad) {
@@ -189,30 +165,8 @@ Tensor LongDocAttention::forward(const Tensor& x, const Tensor& pad) {
   }
   const std::vector<Tensor> qkv = chunk(linear(x, *in_proj_weight, *in_proj_bias), 3, -1);
   const Tensor q = split_heads(qkv[0], h), k = split_heads(qkv[1], h), v = split_heads(qkv[2], h);
-  if (a == "dense") {
-    Tensor keep;
-    if (pad.defined()) keep = logical_not(pad).view(Shape{B, 1, 1, N});
-    o = scaled_dot_product_attention(q, k, v, keep);
-  } else if (a == "memory_efficient") {
-    o = memory_efficient_attention(q, k, v, pad);
-  } else if (a == "block_sparse") {
-    const int64_t nb = (N + config.block_size - 1) / config.block_size;
-    const Tensor l = layout->narrow(1, 0, nb).narrow(2, 0, nb).contiguous();
-    o = block_sparse_attention(q, k, v, l, config.block_size, pad);
-  } else {  // performer; padded keys get zero features, so they add nothing to k^T v and k^T 1
-    if (is_training() && config.redraw_interval > 0) {
-      if (calls_since_last_redraw >= config.redraw_interval) {
-        redraw_projection();
-        calls_since_last_redraw = 0;
-      }
-      ++calls_since_last_redraw;
-    }
-    const Tensor qf = favor_features(q, *projection_matrix, true);
-    Tensor kf = favor_features(k, *projection_matrix, false);
-    if (pad.defined())
-      kf = mul(kf, logical_not(pad).to(kf.dtype()).view(Shape{B, 1, N, 1}));
-    o = linear_attention(qf, kf, v);
-  }
+  // performer: padded keys get zero features, so they add nothing to k^T v and k^T 1
+  o = kernel->forward(q, k, v, pad);
   return out_proj->forward(merge_heads(o));
 }
 
