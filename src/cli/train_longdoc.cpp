@@ -21,27 +21,12 @@ void add_train_longdoc(CLI::App& train, Commands& cmds) {
   sub->add_option("--max-bytes", o->max_bytes, "spam: bytes kept per e-mail (4096, 8192, ...)")
       ->capture_default_str()
       ->check(positive());
-  sub->add_option("--attention", o->attention, "dense, memory_efficient, longformer, block_sparse, performer")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
-  sub->add_option("--sparse-layout", o->sparse_layout, "block_sparse: fixed, strided or bigbird")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"fixed", "strided", "bigbird"}));
   sub->add_option("--d-model", o->d_model, "Width")->capture_default_str()->check(positive());
   sub->add_option("--heads", o->num_heads, "Attention heads")->capture_default_str()->check(positive());
   sub->add_option("--layers", o->num_layers, "Layers")->capture_default_str()->check(positive());
   sub->add_option("--ffn", o->ffn_dim, "Feed-forward width")->capture_default_str()->check(positive());
   sub->add_option("--dropout", o->dropout, "Dropout")->capture_default_str()->check(CLI::Range(0.0, 0.99));
-  sub->add_option("--window", o->attention_window,
-                  "longformer: attention_window as Hugging Face's (even; half on each side)")
-      ->capture_default_str()
-      ->check(positive());
-  sub->add_option("--block-size", o->block_size, "block_sparse: block size")
-      ->capture_default_str()
-      ->check(positive());
-  sub->add_option("--features", o->nb_features, "performer: random features per head")
-      ->capture_default_str()
-      ->check(positive());
+  add_attention_options(*sub, o->attention, "--block-size");
   sub->add_option("--batch", o->batch, "Documents per step")->capture_default_str()->check(positive());
   sub->add_option("--steps", o->max_steps, "Training steps (the schedule's length)")
       ->capture_default_str()

@@ -238,9 +238,12 @@ LongDocSummary train_longdoc(const LongDocTrainOptions& o, std::ostream& out) {
   c.num_classes = static_cast<int64_t>(train.class_names.size());
   c.d_model = o.d_model, c.num_heads = o.num_heads, c.num_layers = o.num_layers;
   c.ffn_dim = o.ffn_dim, c.dropout = o.dropout;
-  c.attention = o.attention, c.sparse_layout = o.sparse_layout;
-  c.attention_window = o.attention_window, c.block_size = o.block_size;
-  c.nb_features = o.nb_features;
+  const nn::AttentionKernelOptions& a = o.attention;
+  c.attention = a.kind, c.attention_window = a.attention_window, c.dilation = a.dilation;
+  c.sparse_layout = a.sparse_layout, c.block_size = a.block_size;
+  c.local_blocks = a.local_blocks, c.global_blocks = a.global_blocks;
+  c.window_blocks = a.window_blocks, c.random_blocks = a.random_blocks;
+  c.nb_features = a.nb_features, c.redraw_interval = a.redraw_interval;
   models::LongDocClassifier model(c, o.seed);
   model.train();
   optim::AdamW adamw(optim::weight_decay_groups(model.named_parameters(), o.weight_decay),

@@ -52,13 +52,9 @@ struct LongDocTrainOptions {
   std::string data_dir;          // empty: data/listops or data/spam_bytes
   std::string out_dir = "runs/longdoc";
   int64_t max_bytes = 4096;      // spam: bytes kept per e-mail
-  std::string attention = "memory_efficient";
-  std::string sparse_layout = "fixed";
+  nn::AttentionKernelOptions attention{.kind = "memory_efficient"};
   int64_t d_model = 128, num_heads = 4, num_layers = 2, ffn_dim = 256;
   double dropout = 0.1;
-  int64_t attention_window = 256;
-  int64_t block_size = 64;
-  int64_t nb_features = 256;
   int64_t batch = 32;
   int64_t max_steps = 1000;
   double minutes = 0.0;  // > 0: also stop when this much time has passed

@@ -114,6 +114,13 @@ TEST(LongDoc, ConfigRoundTripsAndBadConfigsThrow) {
   bad([](auto& c) { c.num_heads = 3; }, "not divisible by num_heads");
   bad([](auto& c) { c.pad_id = c.cls_id; }, "must be distinct");
   bad([](auto& c) { c.dropout = 1.0; }, "dropout");
+  bad([](auto& c) { c.dilation = 0; }, "dilation must be >= 1");
+  // A configuration written before "dilation" existed loads with dilation 1.
+  std::string old_json = small("longformer").to_json();
+  const size_t at = old_json.find("\"dilation\":1,");
+  ASSERT_NE(at, std::string::npos) << old_json;
+  old_json.erase(at, std::string("\"dilation\":1,").size());
+  EXPECT_EQ(models::LongDocConfig::from_json(old_json).dilation, 1);
   EXPECT_THROW(models::LongDocConfig::from_json("{\"d_model\": 4}"), FormatError);
   EXPECT_THROW(models::LongDocConfig::from_json("not json"), FormatError);
 }

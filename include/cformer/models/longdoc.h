@@ -38,6 +38,7 @@ struct LongDocConfig {
   /// longformer: Hugging Face's attention_window (even; each side sees half of it); [CLS] is
   /// the global token, with its own projections (query_global, key_global, value_global).
   int64_t attention_window = 256;
+  int64_t dilation = 1;  ///< longformer: window dilation (absent in older checkpoints: 1)
   /// block_sparse: fixed (Sparse Transformer) | strided (Sparse Transformer) | bigbird.
   std::string sparse_layout = "fixed";
   int64_t block_size = 64;

@@ -57,6 +57,7 @@ void LongDocConfig::validate() const {
   if (attention == "longformer") {
     CF_CHECK(attention_window > 0 && attention_window % 2 == 0, ValueError,
              "longdoc config: attention_window must be even and positive, got ", attention_window);
+    CF_CHECK(dilation >= 1, ValueError, "longdoc config: dilation must be >= 1, got ", dilation);
     return;
   }
   try {
@@ -73,6 +74,7 @@ std::string LongDocConfig::to_json() const {
                    {"num_heads", num_heads},         {"num_layers", num_layers},
                    {"ffn_dim", ffn_dim},             {"dropout", dropout},
                    {"attention", attention},         {"attention_window", attention_window},
+                   {"dilation", dilation},
                    {"sparse_layout", sparse_layout}, {"block_size", block_size},
                    {"local_blocks", local_blocks},   {"global_blocks", global_blocks},
                    {"window_blocks", window_blocks}, {"random_blocks", random_blocks},
@@ -97,6 +99,7 @@ LongDocConfig LongDocConfig::from_json(const std::string& text) {
   json_field(j, "dropout", c.dropout, w);
   json_field(j, "attention", c.attention, w);
   json_field(j, "attention_window", c.attention_window, w);
+  if (j.contains("dilation")) json_field(j, "dilation", c.dilation, w);
   json_field(j, "sparse_layout", c.sparse_layout, w);
   json_field(j, "block_size", c.block_size, w);
   json_field(j, "local_blocks", c.local_blocks, w);
@@ -160,7 +163,7 @@ Tensor LongDocAttention::forward(const Tensor& x, const Tensor& pad) {
         split_heads(query->forward(x), h), split_heads(key->forward(x), h),
         split_heads(value->forward(x), h), split_heads(query_global->forward(x), h),
         split_heads(key_global->forward(x), h), split_heads(value_global->forward(x), h),
-        global, config.attention_window / 2, 1, pad);
+        global, config.attention_window / 2, config.dilation, pad);
     return out_proj->forward(merge_heads(o));
   }
   const std::vector<Tensor> qkv = chunk(linear(x, *in_proj_weight, *in_proj_bias), 3, -1);
