@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The --attention flags of `train bert`, `finetune bert` and `train translate`: tiny runs with
-# performer and block_sparse / longformer kernels train, resume, save their kernel buffers, and
-# the checkpoints serve eval / classify / translate; bad combinations end with "error: ..." and a
+# performer and block_sparse / longformer kernels train, save their kernel buffers, resume exactly
+# (performer runs killed or stopped, then --resume, log the uninterrupted run's losses), and the
+# checkpoints serve eval / classify / translate; bad combinations end with "error: ..." and a
 # non-zero exit code. Usage: attention_bert_translate.sh CFORMER_BINARY WORKDIR
 set -uo pipefail
 bin="$1"
@@ -111,6 +112,24 @@ has_tensor "$work/tperf/checkpoint.safetensors" model.transformer.encoder.layers
 "$bin" "${tt[@]}" --steps 3 --attention block_sparse --sparse-block 8 --sparse-layout bigbird \
   --window-blocks 3 --global-blocks 1 --random-blocks 1 --out "$work/tbs" > /dev/null ||
   fail "train translate --attention block_sparse (bigbird) failed"
+# --resume of a performer run (projections redrawn every step) gives the uninterrupted run's losses.
+"$bin" "${tt[@]}" --steps 8 --attention performer --features 8 --redraw-interval 1 --out "$work/tp_full" > /dev/null ||
+  fail "the uninterrupted translate performer run failed"
+"$bin" "${tt[@]}" --steps 4 --attention performer --features 8 --redraw-interval 1 --out "$work/tp_part" > /dev/null &&
+  "$bin" "${tt[@]}" --steps 8 --resume --out "$work/tp_part" > /dev/null || fail "the resumed translate performer run failed"
+/usr/bin/python3 - "$work/tp_full/metrics.jsonl" "$work/tp_part/metrics.jsonl" <<'PY' ||
+import json, sys
+def losses(f):
+    last = {}
+    for line in open(f):
+        r = json.loads(line)
+        if "loss" in r and "step" in r:
+            last[r["step"]] = r["loss"]
+    return last
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+sys.exit(0 if sorted(a) == list(range(1, 9)) and a == b else 1)
+PY
+  fail "translate performer resume: the losses differ from the uninterrupted run"
 head -n 3 "$work/tr/valid.en" | "$bin" translate --model "$work/tperf" --beam 2 > "$work/tout.txt" ||
   fail "translate with the performer model failed"
 [ "$(wc -l < "$work/tout.txt")" -eq 3 ] || fail "translate wrote $(wc -l < "$work/tout.txt") lines for 3"
