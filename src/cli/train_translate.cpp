@@ -58,7 +58,8 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
   sub->add_option("--log-every", o->log_every, "A log line every N steps")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--checkpoint-every", o->checkpoint_every, "Checkpoint every N steps")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--checkpoint-minutes", o->checkpoint_minutes, "Also checkpoint after this many minutes (0: off)")->capture_default_str()->check(cf::cli::non_negative());
-  add_attention_options(*sub, m.attention);  // the encoder self-attention; the decoder stays dense
+  add_attention_options(*sub, m.attention);
+  sub->get_option("--attention")->description("Attention kernel of the encoder self-attention (the decoder stays dense)");
   sub->add_flag("--resume", o->resume, "Continue from OUT/checkpoint.safetensors exactly");
   sub->add_flag("!--no-progress", o->progress, "No progress output on stderr");
   cmds.entries.emplace_back(sub, [sub, o, positions, no_tie]() {
