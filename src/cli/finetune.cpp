@@ -28,11 +28,14 @@ void add_finetune(CLI::App& app, Commands& cmds) {
   sub->add_option("--batch", o->batch, "Texts per step")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--max-len", o->max_len, "Tokens per text, [CLS] and [SEP] included")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--dropout", o->dropout, "Hidden dropout")->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  add_attention_options(*sub, o->attention);
+  sub->get_option("--attention")->description("Attention kernel, from scratch only (--init brings the checkpoint's)");
   sub->add_option("--weight-decay", o->weight_decay, "AdamW decoupled weight decay (matrices only)")->capture_default_str()->check(cf::cli::non_negative());
   sub->add_option("--seed", o->seed, "Random seed")->capture_default_str();
   sub->add_flag("!--no-progress", o->progress, "No live progress line");
   cmds.entries.emplace_back(sub, [sub, o]() {
     train::BertFinetuneOptions opts = *o;
+    opts.attention_given = sub->count("--attention") > 0;
     if (sub->count("--minutes") > 0 && sub->count("--epochs") == 0) opts.epochs = 0;
     train::finetune_bert(opts, std::cout);
     return 0;

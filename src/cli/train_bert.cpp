@@ -16,7 +16,11 @@ void add_train_bert(CLI::App& train, Commands& cmds) {
       ->check(cf::cli::positive());
   sub->add_option("--out", o->out_dir, "Output directory (checkpoint, metrics, loss curve)")->capture_default_str();
   sub->add_option("--preset", o->preset, "Model size: tiny, small, base")->capture_default_str();
-  sub->add_option("--dropout", o->dropout, "Hidden and attention dropout")->capture_default_str()->check(CLI::Range(0.0, 0.99));
+  sub->add_option("--dropout", o->dropout, "Hidden dropout, and attention dropout unless --attention-dropout")->capture_default_str()->check(CLI::Range(0.0, 0.99));
+  sub->add_option("--attention-dropout", o->attention_dropout,
+                  "Attention-probability dropout (default: --dropout; must be 0 with --attention other than dense)")
+      ->check(CLI::Range(0.0, 0.99));
+  add_attention_options(*sub, o->attention);
   sub->add_option("--max-len", o->max_len, "Tokens per sequence, [CLS] and [SEP] included")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--steps", o->steps, "Training steps (or use --minutes)")->check(cf::cli::positive());
   sub->add_option("--minutes", o->minutes, "Time budget in minutes")->check(cf::cli::positive());
@@ -38,7 +42,7 @@ void add_train_bert(CLI::App& train, Commands& cmds) {
   sub->add_flag("!--no-progress", o->progress, "No live progress line");
   cmds.entries.emplace_back(sub, [sub, o]() {
     std::vector<std::string> given;
-    for (const char* f : {"max-len", "nsp", "whole-word", "mask-prob", "preset"})
+    for (const char* f : {"max-len", "nsp", "whole-word", "mask-prob", "preset", "attention"})
       if (sub->count(std::string("--") + f) > 0) given.push_back(f);
     train::train_bert(*o, given, std::cout);
     return 0;

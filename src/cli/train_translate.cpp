@@ -58,6 +58,8 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
   sub->add_option("--log-every", o->log_every, "A log line every N steps")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--checkpoint-every", o->checkpoint_every, "Checkpoint every N steps")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--checkpoint-minutes", o->checkpoint_minutes, "Also checkpoint after this many minutes (0: off)")->capture_default_str()->check(cf::cli::non_negative());
+  add_attention_options(*sub, m.attention);
+  sub->get_option("--attention")->description("Attention kernel of the encoder self-attention (the decoder stays dense)");
   sub->add_flag("--resume", o->resume, "Continue from OUT/checkpoint.safetensors exactly");
   sub->add_flag("!--no-progress", o->progress, "No progress output on stderr");
   cmds.entries.emplace_back(sub, [sub, o, positions, no_tie]() {
@@ -76,7 +78,7 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
         {"--separate-vocab", "separate_vocab"}, {"--limit-train", "limit_train"},
         {"--max-len", "max_len"}, {"--batch-tokens", "batch_tokens"}, {"--lr-factor", "lr_factor"},
         {"--warmup", "warmup"}, {"--beta2", "beta2"}, {"--grad-clip", "grad_clip"},
-        {"--label-smoothing", "label_smoothing"}, {"--seed", "seed"}};
+        {"--label-smoothing", "label_smoothing"}, {"--seed", "seed"}, {"--attention", "attention"}};
     std::vector<std::string> given;
     for (const auto& [flag, key] : keys)
       if (sub->count(flag) > 0) given.push_back(key);

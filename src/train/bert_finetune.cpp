@@ -57,10 +57,13 @@ Start start_from(const BertFinetuneOptions& o, const std::vector<std::string>& t
     }
     s.config = models::BertConfig::preset(o.preset, s.tok->vocab_size());
     s.config.max_position_embeddings = std::max<int64_t>(512, o.max_len);
+    s.config.attention = o.attention;
     s.source = "scratch (preset " + o.preset + ")";
     return s;
   }
   CF_CHECK(fs::exists(o.init), IoError, "finetune bert: --init: no file ", o.init);
+  CF_CHECK(!o.attention_given, ValueError, "finetune bert: --attention applies to a model from "
+           "scratch; with --init the attention kernel is the checkpoint's (drop --attention)");
   const io::SafetensorsHeader header = io::read_safetensors_header(o.init);
   s.source = o.init;
   if (header.metadata.count("cformer")) {

@@ -4,11 +4,15 @@
 // with warm-up over the first 10% of the budget then linear decay to 0; after each epoch (and at
 // the end of a time budget) the validation TSV is scored (accuracy, macro-F1) and the best
 // checkpoint by macro-F1 is kept as OUT/model.safetensors (model_type "bert-classifier").
+// The attention kernel is the --init checkpoint's (dense for a Hugging Face file), or
+// attention's from scratch.
 #pragma once
 #include <cstdint>
 #include <ostream>
 #include <string>
 #include <vector>
+
+#include "cformer/efficient_attention.h"
 
 namespace cf::train {
 
@@ -25,6 +29,8 @@ struct BertFinetuneOptions {
   int64_t batch = 32;
   int64_t max_len = 128;
   double dropout = 0.1;       // hidden dropout (attention dropout stays 0 for the fused kernel)
+  nn::AttentionKernelOptions attention;  // from scratch only (--init brings its own)
+  bool attention_given = false;          // --attention was given: an error with --init
   double weight_decay = 0.01;
   double warmup_fraction = 0.1;
   double grad_clip = 1.0;

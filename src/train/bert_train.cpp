@@ -131,6 +131,12 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
     CF_CHECK(std::filesystem::exists(f), IoError, "train bert: no data file ", f);
   namespace fs = std::filesystem;
   const std::string ck_path = o.out_dir + "/checkpoint.safetensors";
+  if (!o.resume) {  // the attention settings fail before any tokenizer or data work
+    models::BertConfig probe;
+    probe.attention_probs_dropout_prob = o.attention_dropout >= 0.0 ? o.attention_dropout : o.dropout;
+    probe.attention = o.attention;
+    probe.validate();
+  }
 
   Checkpoint ck;
   WordPieceTokenizer tok;
@@ -156,6 +162,7 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
       agree("whole-word", o.whole_word, t.at("whole_word"));
       agree("mask-prob", o.mask_prob, t.at("mask_prob"));
       agree("preset", o.preset, t.at("preset"));
+      agree("attention", json::parse(o.attention.to_json()), json::parse(config.attention.to_json()));
       o.max_len = t.at("max_len");
       o.nsp = t.at("nsp");
       o.whole_word = t.at("whole_word");
@@ -184,7 +191,9 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
           << "/tokenizer.json, " << o.out_dir << "/vocab.txt\n";
     }
     config = models::BertConfig::preset(o.preset, tok.vocab_size());
-    config.hidden_dropout_prob = config.attention_probs_dropout_prob = o.dropout;
+    config.hidden_dropout_prob = o.dropout;
+    config.attention_probs_dropout_prob = o.attention_dropout >= 0.0 ? o.attention_dropout : o.dropout;
+    config.attention = o.attention;
     config.max_position_embeddings = std::max<int64_t>(512, o.max_len);
   }
   CF_CHECK(config.vocab_size == tok.vocab_size(), FormatError, ck_path, ": the config's vocab_size ",
@@ -212,6 +221,17 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
       const json& rng = ck.meta.at("rng");
       data_gen.set_state(rng.at("data")[0], rng.at("data")[1]);
       model.bert().dropout_generator().set_state(rng.at("dropout")[0], rng.at("dropout")[1]);
+      if (config.attention.kind == "performer") {  // the projections' redraw streams
+        const json& ks = rng.at("kernels");
+        CF_CHECK(ks.size() == static_cast<size_t>(config.num_hidden_layers), FormatError, ck_path,
+                 ": rng.kernels has ", ks.size(), " entries for ", config.num_hidden_layers, " layers");
+        for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+          nn::AttentionKernel& k = model.bert().attention_kernel(i);
+          const json& e = ks.at(static_cast<size_t>(i));
+          k.feature_gen.set_state(e.at(0), e.at(1));
+          k.calls_since_last_redraw = e.at(2);
+        }
+      }
     } catch (const json::exception& e) {
       CF_THROW(FormatError, ck_path, ": incomplete checkpoint metadata: ", e.what());
     }
@@ -223,12 +243,18 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
     c.model = model.state_dict();
     c.optim = adamw.state_dict();
     Generator& dg = model.bert().dropout_generator();
+    json kernels = json::array();
+    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+      const nn::AttentionKernel& k = model.bert().attention_kernel(i);
+      kernels.push_back({k.feature_gen.seed(), k.feature_gen.offset(), k.calls_since_last_redraw});
+    }
     c.meta = {{"model_type", "bert-pretraining"},
               {"config", json::parse(config.to_json())},
               {"tokenizer", tok_json},
               {"step", step},
               {"elapsed", elapsed},
-              {"rng", {{"data", {data_gen.seed(), data_gen.offset()}}, {"dropout", {dg.seed(), dg.offset()}}}},
+              {"rng", {{"data", {data_gen.seed(), data_gen.offset()}}, {"dropout", {dg.seed(), dg.offset()}},
+                      {"kernels", kernels}}},
               {"training", {{"max_len", o.max_len}, {"nsp", o.nsp}, {"whole_word", o.whole_word},
                             {"mask_prob", o.mask_prob}, {"preset", o.preset}}},
               {"data", o.data}};

@@ -19,7 +19,9 @@ struct BertTrainOptions {
   int64_t vocab_size = 0;         // > 0: train a WordPiece of this size on the data
   std::string out_dir = "runs/bert";
   std::string preset = "small";
-  double dropout = 0.0;           // hidden and attention-probability dropout
+  double dropout = 0.0;           // hidden dropout (and attention dropout unless given)
+  double attention_dropout = -1;  // attention-probability dropout; < 0: dropout (dense only)
+  nn::AttentionKernelOptions attention;  // the self-attention kernel (--attention flags)
   int64_t max_len = 128;
   int64_t steps = 0;              // > 0: train this many steps
   double minutes = 0.0;           // > 0 (and steps == 0): train for this long

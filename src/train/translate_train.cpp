@@ -32,7 +32,7 @@ const std::set<std::string> kFrozen = {
     "d_model", "heads",    "enc_layers", "dec_layers", "ff",     "dropout",
     "pre_norm", "positions", "max_positions", "share_embeddings", "tie_output", "vocab_size",
     "separate_vocab", "limit_train", "max_len", "batch_tokens", "lr_factor", "warmup", "beta1",
-    "beta2", "eps", "grad_clip", "label_smoothing", "seed"};
+    "beta2", "eps", "grad_clip", "label_smoothing", "seed", "attention"};
 
 std::string positions_name(models::PositionKind k) {
   return k == models::PositionKind::learned ? "learned" : "sinusoidal";
@@ -125,6 +125,7 @@ json options_to_json(const TranslateTrainOptions& o) {
               {"max_positions", m.max_positions},
               {"share_embeddings", m.share_embeddings},
               {"tie_output", m.tie_output},
+              {"attention", json::parse(m.attention.to_json())},
               {"vocab_size", o.vocab_size},
               {"separate_vocab", o.separate_vocab},
               {"limit_train", o.limit_train},
@@ -167,6 +168,7 @@ TranslateTrainOptions options_from_json(const json& j) {
     m.max_positions = j.at("max_positions");
     m.share_embeddings = j.at("share_embeddings");
     m.tie_output = j.at("tie_output");
+    if (j.contains("attention")) m.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
     o.vocab_size = j.at("vocab_size");
     o.separate_vocab = j.at("separate_vocab");
     o.limit_train = j.at("limit_train");
@@ -284,6 +286,18 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     try {
       const json& d = ck.meta.at("rng").at("dropout");
       model.dropout_generator().set_state(d[0], d[1]);
+      if (o.model.attention.kind == "performer") {  // the projections' redraw streams
+        const json& ks = ck.meta.at("rng").at("kernels");
+        CF_CHECK(ks.size() == static_cast<size_t>(o.model.num_encoder_layers), FormatError, ck_path,
+                 ": rng.kernels has ", ks.size(), " entries for ", o.model.num_encoder_layers,
+                 " encoder layers");
+        for (int64_t i = 0; i < o.model.num_encoder_layers; ++i) {
+          nn::AttentionKernel& k = model.encoder_kernel(i);
+          const json& e = ks.at(static_cast<size_t>(i));
+          k.feature_gen.set_state(e.at(0), e.at(1));
+          k.calls_since_last_redraw = e.at(2);
+        }
+      }
     } catch (const json::exception& e) {
       CF_THROW(FormatError, ck_path, ": incomplete checkpoint metadata: ", e.what());
     }
@@ -297,6 +311,11 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     Checkpoint c;
     c.model = model.state_dict();
     c.optim = adam.state_dict();
+    json kernels = json::array();
+    for (int64_t i = 0; i < o.model.num_encoder_layers; ++i) {
+      const nn::AttentionKernel& k = model.encoder_kernel(i);
+      kernels.push_back({k.feature_gen.seed(), k.feature_gen.offset(), k.calls_since_last_redraw});
+    }
     c.meta = {{"model_type", kTranslationModelType},
               {"config", json::parse(o.model.to_json())},
               {"vocab", vocab.to_json()},
@@ -306,7 +325,8 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
               {"epoch", schedule.epoch()},
               {"position", schedule.position()},
               {"best_val_loss", std::isfinite(best_val) ? json(best_val) : json(nullptr)},
-              {"rng", {{"dropout", {model.dropout_generator().seed(), model.dropout_generator().offset()}}}}};
+              {"rng", {{"dropout", {model.dropout_generator().seed(), model.dropout_generator().offset()}},
+                       {"kernels", kernels}}}};
     save_checkpoint(path, c);
   };
 

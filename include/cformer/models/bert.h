@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cformer/classify.h"
+#include "cformer/efficient_attention.h"
 #include "cformer/nn.h"
 #include "cformer/random.h"
 #include "cformer/tensor.h"
@@ -32,6 +33,12 @@ struct BertConfig {
   double attention_probs_dropout_prob = 0.1;
   double layer_norm_eps = 1e-12;
   double initializer_range = 0.02;
+  /// The self-attention kernel of every layer (JSON object "attention"; absent, as in Hugging
+  /// Face and older cformer configs, means dense). dense keeps the fused path below; the other
+  /// kinds get the key padding mask; block_sparse's layout covers max_position_embeddings.
+  /// Attention-probability dropout exists only for dense: validate() rejects another kind with
+  /// attention_probs_dropout_prob > 0 (hidden_dropout_prob applies to every kind).
+  nn::AttentionKernelOptions attention;
   /// Throws ValueError naming the bad field.
   void validate() const;
   std::string to_json() const;
@@ -53,28 +60,38 @@ struct BertOutput {
 class BertModel : public nn::Module {
  public:
   /// Parameters drawn from init (in f32, then stored as dtype: f32, or f64 for gradient checks);
-  /// dropout masks from the model's own generator (dropout_seed). Throws DTypeError otherwise.
+  /// dropout masks from the model's own generator (dropout_seed). Each layer registers its
+  /// nn::AttentionKernel as encoder.layer.N.attention.self.kernel (no tensor for dense; the
+  /// block_sparse layout or performer projection as buffers otherwise), drawn from a generator
+  /// seeded from dropout_seed, so a seed gives the same parameters for every kind.
+  /// Throws DTypeError for another dtype, ValueError for a bad config.
   BertModel(const BertConfig& config, Generator& init, uint64_t dropout_seed, DType dtype = DType::f32);
   const BertConfig& config() const { return config_; }
 
   /// input_ids (B, T) i64, T <= max_position_embeddings; token_type_ids (B, T) i64 (undefined:
   /// zeros); attention_mask (B, T) i64 or bool, 1 = real token, 0 = padding (undefined: all
-  /// real). Padded keys get no attention; padded positions still get outputs, as in HF. When
-  /// every row's mask is a prefix of ones, attention runs on the fused kernel (one call per run
-  /// of rows with equal length). Throws ShapeError / IndexError on bad inputs.
+  /// real). Padded keys get no attention; padded positions still get outputs, as in HF. With the
+  /// dense kernel, when every row's mask is a prefix of ones, attention runs on the fused kernel
+  /// (one call per run of rows with equal length); other kernels get the mask as key padding.
+  /// Throws ShapeError / IndexError on bad inputs.
   BertOutput forward(const Tensor& input_ids, const Tensor& token_type_ids = {},
                      const Tensor& attention_mask = {});
 
   const Tensor& word_embeddings() const { return word_emb_; }
   Generator& dropout_generator() { return dropout_gen_; }
+  /// The attention kernel of layer i (0 <= i < num_hidden_layers).
+  nn::AttentionKernel& attention_kernel(int64_t i) { return *layers_.at(static_cast<size_t>(i)).kernel; }
 
  private:
   struct Layer {
     Tensor q_w, q_b, k_w, k_b, v_w, v_b, ao_w, ao_b, ao_ln_w, ao_ln_b;
     Tensor i_w, i_b, o_w, o_b, o_ln_w, o_ln_b;
+    std::shared_ptr<nn::AttentionKernel> kernel;
   };
+  /// bool_mask / lengths serve the dense kernel (see forward), key_pad (B, T) bool, true =
+  /// padding, the others.
   Tensor layer_forward(const Layer& l, const Tensor& x, const Tensor& bool_mask,
-                       const std::vector<int64_t>& lengths);
+                       const std::vector<int64_t>& lengths, const Tensor& key_pad);
 
   BertConfig config_;
   Generator dropout_gen_;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "cformer/efficient_attention.h"
 #include "cformer/nn.h"
 #include "cformer/random.h"
 #include "cformer/tensor.h"
@@ -39,9 +40,16 @@ struct TranslationConfig {
   bool share_embeddings = false;  ///< one embedding for source, target (and output if tied)
   bool tie_output = true;         ///< output projection = the target embedding matrix
   int64_t pad_id = 0, bos_id = 1, eos_id = 2;  ///< same ids on both sides
+  /// The kernel of the ENCODER self-attention (JSON object "attention"; absent = dense), where
+  /// long inputs are; source pads are its key padding mask, block_sparse's layout covers
+  /// max_positions. The decoder (causal self-attention with its incremental caches, and the
+  /// cross-attention) is always dense. With a kernel other than dense, `dropout` applies
+  /// everywhere except the encoder's attention probabilities (the efficient kernels have no
+  /// attention dropout); the decoder's attention probabilities keep it.
+  nn::AttentionKernelOptions attention;
   /// Throws ValueError naming the bad field (non-positive sizes, d_model % nhead != 0, dropout
   /// outside [0, 1), pad/bos/eos not distinct or outside either vocabulary, different vocabulary
-  /// sizes with share_embeddings).
+  /// sizes with share_embeddings, a bad attention kernel).
   void validate() const;
   std::string to_json() const;
   /// Throws FormatError on malformed JSON or missing fields.
@@ -74,6 +82,10 @@ class TranslationModel : public nn::Module {
   /// masks come from the model's own generator (seed + 1).
   /// generator.weight (untied output) is xavier_uniform too; learned positions are
   /// N(0, d_model^-0.5) like the embeddings (fairseq's LearnedPositionalEmbedding).
+  /// Every encoder layer registers its nn::AttentionKernel (config.attention) as
+  /// transformer.encoder.layers.{i}.self_attn.kernel (no tensor for dense; the block_sparse
+  /// layout or performer projection as buffers), drawn from a generator of its own, so a seed
+  /// gives the same parameters for every kind.
   TranslationModel(const TranslationConfig& config, uint64_t seed);
   /// The same model with parameters of dtype f32 or f64 (f64 serves gradient checks).
   TranslationModel(const TranslationConfig& config, uint64_t seed, DType dtype);
@@ -123,6 +135,8 @@ class TranslationModel : public nn::Module {
                                                    const BeamOptions& options);
 
   Generator& dropout_generator();
+  /// The attention kernel of encoder layer i (0 <= i < num_encoder_layers).
+  nn::AttentionKernel& encoder_kernel(int64_t i) { return *encoder_kernels_.at(static_cast<size_t>(i)); }
 
   // ---- incremental decoding (what greedy and beam_search run on; public for tests and tools)
   /// Caches of one decoding batch of R rows (sentences, or sentences x beams, sentence-major).
@@ -149,6 +163,8 @@ class TranslationModel : public nn::Module {
  private:
   void build(uint64_t seed);
   Tensor embed_src(const Tensor& src);
+  /// Encoder layer i on x (N, S, E) with source key padding kpm (N, S) bool, true = pad.
+  Tensor encoder_layer(size_t i, const Tensor& x, const Tensor& kpm);
   /// ids * sqrt(E) + positions [offset, offset + T), then dropout in training when with_dropout.
   Tensor embed_tgt(const Tensor& tgt, int64_t offset, bool with_dropout);
   Tensor output_weight() const;
@@ -163,6 +179,7 @@ class TranslationModel : public nn::Module {
   std::shared_ptr<nn::Embedding> src_embed_, tgt_embed_;  // the same module when shared
   std::shared_ptr<nn::Module> src_pos_, tgt_pos_;         // Sinusoidal or Learned encodings
   std::vector<std::shared_ptr<nn::TransformerEncoderLayer>> encoder_layers_;
+  std::vector<std::shared_ptr<nn::AttentionKernel>> encoder_kernels_;
   std::vector<std::shared_ptr<nn::TransformerDecoderLayer>> decoder_layers_;
   std::shared_ptr<nn::LayerNorm> encoder_norm_, decoder_norm_;
   std::shared_ptr<nn::Linear> generator_;  // null when tie_output

@@ -1,9 +1,10 @@
 // BERT encoder and its heads (see include/cformer/models/bert.h). Post-norm layers:
 //   a = LN(x + dropout(dense(attention(q(x), k(x), v(x), mask))))
 //   y = LN(a + dropout(output(gelu(intermediate(a)))))
-// The attention runs on the fused kernel whenever the padding mask is a prefix of ones per row:
-// keys beyond a row's length are cut off (narrow) instead of masked, which is exact (HF's
-// additive finfo.min mask gives those keys probability 0 too).
+// With the dense kernel (config.attention) the attention runs on the fused kernel whenever the
+// padding mask is a prefix of ones per row: keys beyond a row's length are cut off (narrow)
+// instead of masked, which is exact (HF's additive finfo.min mask gives those keys probability 0
+// too). The other kernels (nn::AttentionKernel) take the padding as a key padding mask.
 #include "cformer/models/bert.h"
 
 #include <algorithm>
@@ -39,6 +40,12 @@ void BertConfig::validate() const {
            layer_norm_eps);
   CF_CHECK(initializer_range > 0.0, ValueError,
            "bert config: initializer_range must be positive, got ", initializer_range);
+  attention.validate();
+  CF_CHECK(attention.kind == "dense" || attention_probs_dropout_prob == 0.0, ValueError,
+           "bert config: the ", attention.kind,
+           " attention kernel has no attention-probability dropout; set "
+           "attention_probs_dropout_prob to 0 (train bert: --attention-dropout 0), got ",
+           attention_probs_dropout_prob);
 }
 
 std::string BertConfig::to_json() const {
@@ -54,7 +61,8 @@ std::string BertConfig::to_json() const {
                            {"hidden_dropout_prob", hidden_dropout_prob},
                            {"attention_probs_dropout_prob", attention_probs_dropout_prob},
                            {"layer_norm_eps", layer_norm_eps},
-                           {"initializer_range", initializer_range}};
+                           {"initializer_range", initializer_range},
+                           {"attention", nlohmann::ordered_json::parse(attention.to_json())}};
   return j.dump();
 }
 
@@ -73,6 +81,7 @@ BertConfig BertConfig::from_json(const std::string& text) {
     c.attention_probs_dropout_prob = j.value("attention_probs_dropout_prob", 0.1);
     c.layer_norm_eps = j.value("layer_norm_eps", 1e-12);
     c.initializer_range = j.value("initializer_range", 0.02);
+    if (j.contains("attention")) c.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
     const std::string act = j.value("hidden_act", "gelu");
     CF_CHECK(act == "gelu", FormatError, "bert config: hidden_act '", act,
              "' is not supported (only the exact-erf \"gelu\")");
@@ -129,8 +138,9 @@ std::string node_type(const std::string& path) {
   return "Linear";
 }
 
-// Registers t under a dotted path below root, creating the intermediate modules.
-Tensor register_path(nn::Module& root, const std::string& path, Tensor t) {
+// The module that holds the last component of a dotted path below root (the path's parent),
+// creating the intermediate modules; `last` receives that component.
+nn::Module& parent_of(nn::Module& root, const std::string& path, std::string& last) {
   nn::Module* node = &root;
   size_t start = 0;
   for (size_t dot = path.find('.'); dot != std::string::npos; dot = path.find('.', start)) {
@@ -142,8 +152,19 @@ Tensor register_path(nn::Module& root, const std::string& path, Tensor t) {
     node = next;
     start = dot + 1;
   }
-  return node->register_parameter(path.substr(start), std::move(t));
+  last = path.substr(start);
+  return *node;
 }
+
+// Registers t under a dotted path below root, creating the intermediate modules.
+Tensor register_path(nn::Module& root, const std::string& path, Tensor t) {
+  std::string name;
+  return parent_of(root, path, name).register_parameter(name, std::move(t));
+}
+
+// The seed of the generator of the attention kernels' random state (bigbird layouts, performer
+// projections), apart from the parameters' init stream.
+constexpr uint64_t kKernelSeedOffset = 0x6b65726e656cULL;
 
 Tensor normal(const Shape& s, double std, Generator& gen) {
   Tensor t = empty(s);
@@ -191,10 +212,20 @@ BertModel::BertModel(const BertConfig& config, Generator& init, uint64_t dropout
   }
   pool_w_ = reg("pooler.dense.weight", normal(Shape{C, C}, sd, init));
   pool_b_ = reg("pooler.dense.bias", zeros(Shape{C}));
+  Generator kernel_gen(dropout_seed + kKernelSeedOffset);
+  const int64_t NH = config_.num_attention_heads;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    std::string name;
+    nn::Module& self = parent_of(*this, "encoder.layer." + std::to_string(i) + ".attention.self.kernel", name);
+    layers_[i].kernel = self.register_module(
+        name, std::make_shared<nn::AttentionKernel>(config_.attention, NH, C / NH,
+                                                    config_.max_position_embeddings,
+                                                    /*causal=*/false, kernel_gen, dtype));
+  }
 }
 
 Tensor BertModel::layer_forward(const Layer& l, const Tensor& x, const Tensor& bool_mask,
-                                const std::vector<int64_t>& lengths) {
+                                const std::vector<int64_t>& lengths, const Tensor& key_pad) {
   const int64_t B = x.size(0), T = x.size(1), C = config_.hidden_size;
   const int64_t NH = config_.num_attention_heads, HS = C / NH;
   const bool train = is_training();
@@ -204,7 +235,10 @@ Tensor BertModel::layer_forward(const Layer& l, const Tensor& x, const Tensor& b
   Tensor q = heads(linear(x, l.q_w, l.q_b)), k = heads(linear(x, l.k_w, l.k_b)),
          v = heads(linear(x, l.v_w, l.v_b));
   Tensor ctx;  // (B, T, C)
-  if (!bool_mask.defined() && p_attn == 0.0 && !lengths.empty()) {
+  if (config_.attention.kind != "dense") {
+    Tensor y = l.kernel->forward(q, k, v, key_pad, p_attn, &dropout_gen_);
+    ctx = y.transpose(1, 2).reshape(Shape{B, T, C});
+  } else if (!bool_mask.defined() && p_attn == 0.0 && !lengths.empty()) {
     // Rows grouped into runs of equal length; each run attends to its first `len` keys only.
     std::vector<Tensor> parts;
     for (int64_t b0 = 0; b0 < B;) {
@@ -265,6 +299,11 @@ BertOutput BertModel::forward(const Tensor& input_ids, const Tensor& token_type_
     }
     if (!prefix) bool_mask = ne(attention_mask.to(DType::i64), 0.0).view(Shape{B, 1, 1, T});
   }
+  // The other kernels take any padding (a row has some iff its length is < T), prefix or not,
+  // as a key padding mask (B, T).
+  Tensor key_pad;
+  if (config_.attention.kind != "dense" && *std::min_element(lengths.begin(), lengths.end()) < T)
+    key_pad = eq(attention_mask.to(DType::i64), 0.0);
   if (is_training() && config_.attention_probs_dropout_prob > 0.0 && !bool_mask.defined() &&
       attention_mask.defined() && *std::min_element(lengths.begin(), lengths.end()) < T) {
     // Attention dropout needs the composite path, which needs the mask as a tensor.
@@ -275,7 +314,7 @@ BertOutput BertModel::forward(const Tensor& input_ids, const Tensor& token_type_
   Tensor x = add(add(embedding(input_ids, word_emb_), embedding(pos, pos_emb_)), embedding(types, type_emb_));
   x = layer_norm(x, Shape{C}, emb_ln_w_, emb_ln_b_, config_.layer_norm_eps);
   x = dropout(x, train ? config_.hidden_dropout_prob : 0.0, train, dropout_gen_);
-  for (const Layer& l : layers_) x = layer_forward(l, x, bool_mask, lengths);
+  for (const Layer& l : layers_) x = layer_forward(l, x, bool_mask, lengths, key_pad);
   Tensor pooled = tanh(linear(x.select(1, 0), pool_w_, pool_b_));
   return {x, pooled};
 }

@@ -1,7 +1,9 @@
 // TranslationModel: configuration, parameters and the teacher-forced (training) path, built from
 // the torch.nn-equivalent layers of cformer/nn.h so the parameters carry torch.nn.Transformer's
 // names. x = embed(ids) * sqrt(E) + positions -> dropout -> layers -> final norm; logits =
-// decoder_out W^T with W the target embedding (tied) or generator.weight.
+// decoder_out W^T with W the target embedding (tied) or generator.weight. An encoder layer with
+// a kernel other than dense runs TransformerEncoderLayer's own computation (nn/transformer.cpp)
+// on its parameters, with that kernel in place of MultiheadAttention's dense attention.
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -12,6 +14,13 @@
 #include "util/check.h"
 
 namespace cf::models {
+namespace {
+
+// The seed offset of the generator of the encoder kernels' random state (bigbird layouts,
+// performer projections), apart from the parameters' init stream.
+constexpr uint64_t kKernelSeedOffset = 0x6b65726e656cULL;
+
+}  // namespace
 
 void TranslationConfig::validate() const {
   auto positive = [](const char* field, int64_t v) {
@@ -40,6 +49,7 @@ void TranslationConfig::validate() const {
   CF_CHECK(pad_id != bos_id && pad_id != eos_id && bos_id != eos_id, ValueError,
            "translation config: pad_id, bos_id and eos_id must differ, got ", pad_id, ", ", bos_id,
            ", ", eos_id);
+  attention.validate();
 }
 
 std::string TranslationConfig::to_json() const {
@@ -58,7 +68,8 @@ std::string TranslationConfig::to_json() const {
                    {"tie_output", tie_output},
                    {"pad_id", pad_id},
                    {"bos_id", bos_id},
-                   {"eos_id", eos_id}};
+                   {"eos_id", eos_id},
+                   {"attention", nlohmann::json::parse(attention.to_json())}};
   return j.dump();
 }
 
@@ -86,6 +97,8 @@ TranslationConfig TranslationConfig::from_json(const std::string& text) {
     c.pad_id = j.at("pad_id");
     c.bos_id = j.at("bos_id");
     c.eos_id = j.at("eos_id");
+    if (j.contains("attention"))
+      c.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
   } catch (const nlohmann::json::exception& e) {
     CF_THROW(FormatError, "translation config: ", e.what());
   }
@@ -172,6 +185,12 @@ void TranslationModel::build(uint64_t seed) {
                                  std::make_shared<nn::Linear>(E, c.tgt_vocab_size, false, gen, dtype_));
     init::xavier_uniform_(generator_->weight, gen);
   }
+  Generator kernel_gen(seed + kKernelSeedOffset);
+  for (const auto& layer : encoder_layers_)
+    encoder_kernels_.push_back(layer->self_attn->register_module(
+        "kernel", std::make_shared<nn::AttentionKernel>(c.attention, c.nhead, E / c.nhead,
+                                                        c.max_positions, /*causal=*/false,
+                                                        kernel_gen, dtype_)));
 }
 
 void TranslationModel::check_ids(const char* op, const Tensor& ids, int64_t vocab,
@@ -182,6 +201,12 @@ void TranslationModel::check_ids(const char* op, const Tensor& ids, int64_t voca
 }
 
 namespace {
+
+// (N, T, E) -> (N, H, T, HS)
+Tensor split_heads(const Tensor& t, int64_t H) {
+  const int64_t N = t.size(0), T = t.size(1), HS = t.size(2) / H;
+  return t.reshape(Shape{N, T, H, HS}).transpose(1, 2);
+}
 
 Tensor add_positions(const std::shared_ptr<nn::Module>& pos, const Tensor& x, int64_t offset) {
   if (auto s = std::dynamic_pointer_cast<nn::SinusoidalPositionalEncoding>(pos))
@@ -218,8 +243,35 @@ Tensor TranslationModel::encode(const Tensor& src) {
   check_ids("encode", src, config_.src_vocab_size, "source");
   Tensor kpm = eq(src, static_cast<double>(config_.pad_id));  // (N, S) true = ignore
   Tensor x = embed_src(src);
-  for (const auto& layer : encoder_layers_) x = layer->forward(x, Tensor(), kpm);
+  for (size_t i = 0; i < encoder_layers_.size(); ++i) x = encoder_layer(i, x, kpm);
   return encoder_norm_->forward(x);
+}
+
+Tensor TranslationModel::encoder_layer(size_t i, const Tensor& x, const Tensor& kpm) {
+  nn::TransformerEncoderLayer& layer = *encoder_layers_[i];
+  if (config_.attention.kind == "dense") return layer.forward(x, Tensor(), kpm);
+  nn::AttentionKernel& kernel = *encoder_kernels_[i];
+  const int64_t E = config_.d_model, H = config_.nhead;
+  auto sa = [&layer, &kernel, &kpm, E, H](const Tensor& h) {
+    const nn::MultiheadAttention& mha = *layer.self_attn;
+    auto proj = [&h, &mha, E, H](int64_t part) {
+      const Tensor b = mha.in_proj_bias.defined() ? mha.in_proj_bias.narrow(0, part * E, E) : Tensor();
+      return split_heads(linear(h, mha.in_proj_weight.narrow(0, part * E, E), b), H);
+    };
+    const Tensor y = kernel.forward(proj(0), proj(1), proj(2), kpm);  // (N, H, S, HS)
+    const Tensor ctx = y.transpose(1, 2).reshape(Shape{h.size(0), h.size(1), E});
+    return layer.dropout1->forward(mha.out_proj->forward(ctx));
+  };
+  auto ff = [&layer](const Tensor& h) {
+    const Tensor a = nn::apply_activation(layer.linear1->forward(h), layer.options.activation);
+    return layer.dropout2->forward(layer.linear2->forward(layer.dropout->forward(a)));
+  };
+  if (layer.options.norm_first) {
+    Tensor y = add(x, sa(layer.norm1->forward(x)));
+    return add(y, ff(layer.norm2->forward(y)));
+  }
+  Tensor y = layer.norm1->forward(add(x, sa(x)));
+  return layer.norm2->forward(add(y, ff(y)));
 }
 
 Tensor TranslationModel::decode(const Tensor& tgt_in, const Tensor& memory, const Tensor& src) {
