@@ -39,7 +39,7 @@ double step_flops(int64_t V) {
 }
 
 int worker(int64_t V, int steps) {
-  models::GptConfig cfg{kLayers, kHeads, kEmbd, kBlock, V, 0.0, true};
+  models::GptConfig cfg{kLayers, kHeads, kEmbd, kBlock, V, 0.0, true, {}};
   models::Gpt model(cfg, 0);
   auto groups = optim::weight_decay_groups(model.named_parameters(), 0.1);
   optim::AdamW opt(groups, optim::AdamOptions{1e-4, 0.9, 0.95, 1e-8, 0.1});

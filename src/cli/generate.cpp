@@ -27,7 +27,7 @@ void add_generate(CLI::App& app, Commands& cmds) {
   sub->add_option("--top-p", o->s.top_p, "Nucleus sampling mass (1: off)")->capture_default_str()->check(CLI::Range(1e-6, 1.0));
   sub->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   sub->add_option("--samples", o->samples, "Number of samples")->capture_default_str()->check(cf::cli::positive());
-  sub->add_flag("--no-kv-cache", o->no_cache, "Recompute the whole context at every step");
+  sub->add_flag("--no-kv-cache", o->no_cache, "Recompute the whole context at every step (block_sparse and performer always do)");
   cmds.entries.emplace_back(sub, [o]() {
     train::Checkpoint ck = train::load_checkpoint(o->checkpoint);
     CF_CHECK(ck.meta.value("model_type", "") == "gpt", FormatError, o->checkpoint, ": holds a '",

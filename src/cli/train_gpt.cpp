@@ -10,10 +10,10 @@ namespace {
 
 // Model presets: "default" is the main job's configuration (docs/gpt.md explains the choice).
 void apply_preset(const std::string& name, models::GptConfig& c) {
-  if (name == "tiny") c = {2, 2, 64, 64, 0, 0.0, true};
-  else if (name == "small") c = {4, 4, 128, 128, 0, 0.0, true};
-  else if (name == "default") c = {4, 4, 256, 128, 0, 0.0, true};
-  else if (name == "bench") c = {6, 6, 384, 256, 0, 0.0, true};
+  if (name == "tiny") c = {2, 2, 64, 64, 0, 0.0, true, {}};
+  else if (name == "small") c = {4, 4, 128, 128, 0, 0.0, true, {}};
+  else if (name == "default") c = {4, 4, 256, 128, 0, 0.0, true, {}};
+  else if (name == "bench") c = {6, 6, 384, 256, 0, 0.0, true, {}};
   else CF_THROW(ValueError, "train gpt: unknown --preset '", name, "' (tiny, small, default, bench)");
 }
 
@@ -31,7 +31,10 @@ void add_train_gpt(CLI::App& train, Commands& cmds) {
   sub->add_option("--n-head", cfg->n_head, "Override the preset's heads")->check(cf::cli::positive());
   sub->add_option("--n-embd", cfg->n_embd, "Override the preset's width")->check(cf::cli::positive());
   sub->add_option("--block-size", cfg->block_size, "Context length")->check(cf::cli::positive());
-  sub->add_option("--dropout", cfg->dropout, "Dropout probability")->check(CLI::Range(0.0, 0.99));
+  sub->add_option("--dropout", cfg->dropout,
+                  "Dropout probability (attention probabilities: dense kernel only)")
+      ->check(CLI::Range(0.0, 0.99));
+  add_attention_options(*sub, cfg->attention);
   sub->add_option("--steps", o->steps, "Training steps (or use --minutes)")->check(cf::cli::positive());
   sub->add_option("--minutes", o->minutes, "Time budget in minutes")->check(cf::cli::positive());
   sub->add_option("--batch", o->batch, "Sequences per step")->capture_default_str()->check(cf::cli::positive());
@@ -58,6 +61,13 @@ void add_train_gpt(CLI::App& train, Commands& cmds) {
       if (f == "block-size") opts.model.block_size = cfg->block_size;
       if (f == "dropout") opts.model.dropout = cfg->dropout;
     }
+    opts.model.attention = cfg->attention;  // not part of the presets
+    bool attention_given = false;
+    for (const char* f : {"attention", "window", "dilation", "sparse-layout", "sparse-block",
+                          "local-blocks", "global-blocks", "window-blocks", "random-blocks",
+                          "features", "redraw-interval"})
+      attention_given = attention_given || sub->count(std::string("--") + f) > 0;
+    if (attention_given) given.push_back("attention");
     train::train_gpt(opts, given, std::cout);
     return 0;
   });

@@ -54,15 +54,23 @@ void add_model(CLI::App& train, Commands& cmds, const std::string& model, const 
                   "Checkpoint every N steps (and after every epoch)")
       ->capture_default_str()
       ->check(positive());
+  auto attention = std::make_shared<nn::AttentionKernelOptions>();
+  if (model != "cnn") add_attention_options(*sub, *attention);
   sub->add_flag("--resume", o->resume, "Continue from OUT/checkpoint.safetensors");
   sub->add_flag("!--no-test", o->test_at_end, "Skip the test-set accuracy at the end");
   sub->add_flag("!--no-progress", o->progress, "No live progress line");
-  cmds.entries.emplace_back(sub, [sub, o]() {
+  const bool has_attention = model != "cnn";
+  cmds.entries.emplace_back(sub, [sub, o, attention, has_attention]() {
     std::vector<std::string> given;
     for (const char* f : {"dataset", "preset", "epochs", "minutes", "max-steps", "batch", "lr",
                           "min-lr-ratio", "warmup", "weight-decay", "grad-clip", "augment",
                           "label-smoothing", "seed", "val-size"})
       if (sub->count(std::string("--") + f) > 0) given.push_back(f);
+    for (const char* f : {"attention", "window", "dilation", "sparse-layout", "sparse-block",
+                          "local-blocks", "global-blocks", "window-blocks", "random-blocks",
+                          "features", "redraw-interval"})
+      if (has_attention && sub->count(std::string("--") + f) > 0)
+        o->attention_json = attention->to_json();
     train::train_vision(*o, given, std::cout);
     return 0;
   });

@@ -1,5 +1,6 @@
 #include "train/gpt_train.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -87,6 +88,11 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
       check_agrees(given, "n-head", o.model.n_head, saved.n_head);
       check_agrees(given, "n-embd", o.model.n_embd, saved.n_embd);
       check_agrees(given, "block-size", o.model.block_size, saved.block_size);
+      if (std::find(given.begin(), given.end(), "attention") != given.end())
+        CF_CHECK(o.model.attention.to_json() == saved.attention.to_json(), ValueError,
+                 "train gpt: the attention flags give ", o.model.attention.to_json(),
+                 ", which contradicts the checkpoint being resumed (", saved.attention.to_json(),
+                 ")");
       o.model = saved;
       tok = data::CharTokenizer::from_json(ck.meta.at("tokenizer").get<std::string>());
       start_step = ck.meta.at("step");
@@ -113,11 +119,25 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
     const json& rng = ck.meta.at("rng");
     data_gen.set_state(rng.at("data")[0], rng.at("data")[1]);
     model.dropout_generator().set_state(rng.at("dropout")[0], rng.at("dropout")[1]);
+    // Performer kernels: the redraw stream and how far into the redraw interval each layer is.
+    if (rng.contains("kernels")) {
+      const std::vector<nn::AttentionKernel*> ks = model.attention_kernels();
+      const json& kr = rng.at("kernels");
+      CF_CHECK(kr.is_array() && kr.size() == ks.size(), FormatError, ck_path,
+               ": rng.kernels must list ", ks.size(), " layers");
+      for (size_t i = 0; i < ks.size(); ++i) {
+        ks[i]->feature_gen.set_state(kr[i].at(0), kr[i].at(1));
+        ks[i]->calls_since_last_redraw = kr[i].at(2);
+      }
+    }
   }
   fs::create_directories(o.out_dir);
   MetricsLog metrics(o.out_dir + "/metrics.jsonl", o.resume);
 
   auto save = [&](int64_t step, double elapsed) {
+    json kernels = json::array();
+    for (const nn::AttentionKernel* k : model.attention_kernels())
+      kernels.push_back({k->feature_gen.seed(), k->feature_gen.offset(), k->calls_since_last_redraw});
     Checkpoint c;
     c.model = model.state_dict();
     c.optim = adamw.state_dict();
@@ -127,7 +147,8 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
               {"step", step},
               {"elapsed", elapsed},
               {"rng", {{"data", {data_gen.seed(), data_gen.offset()}},
-                       {"dropout", {model.dropout_generator().seed(), model.dropout_generator().offset()}}}},
+                       {"dropout", {model.dropout_generator().seed(), model.dropout_generator().offset()}},
+                       {"kernels", kernels}}},
               {"data", o.data}};
     save_checkpoint(ck_path, c);
   };

@@ -233,6 +233,15 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
     try {
       restore_options(ck.meta.at("options"), given, o, ck_path);
       config = ck.meta.at("config").dump();
+      if (!o.attention_json.empty()) {
+        const json& c = ck.meta.at("config");
+        const std::string saved =
+            c.contains("attention") ? nn::AttentionKernelOptions::from_json(c.at("attention").dump()).to_json()
+                                    : nn::AttentionKernelOptions().to_json();
+        const std::string now = nn::AttentionKernelOptions::from_json(o.attention_json).to_json();
+        CF_CHECK(now == saved, ValueError, "train vision: the attention flags give ", now,
+                 ", which contradicts the checkpoint being resumed (", saved, " in ", ck_path, ")");
+      }
       start_step = ck.meta.at("step");
       start_epoch = ck.meta.at("epoch");
       start_batch = ck.meta.at("batch_in_epoch");
@@ -277,6 +286,13 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
 
   // Model and optimizer.
   if (config.empty()) config = models::image_classifier_preset(o.model, o.preset);
+  if (!o.attention_json.empty() && !o.resume) {
+    CF_CHECK(o.model != "cnn", ValueError, "train vision: the cnn has no attention to configure");
+    json c = json::parse(config, nullptr, false);
+    CF_CHECK(c.is_object(), FormatError, "train vision: --config is not a JSON object: ", config);
+    c["attention"] = json::parse(o.attention_json);
+    config = c.dump();
+  }
   std::unique_ptr<models::ImageClassifier> model = models::make_image_classifier(o.model, config, o.seed);
   {
     const json c = json::parse(config);
@@ -296,6 +312,18 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
     adamw.load_state_dict(ck.optim);
     const json& rng = ck.meta.at("rng").at("dropout");
     model->dropout_generator().set_state(rng[0], rng[1]);
+    // Performer kernels: the redraw stream and how far into the redraw interval each one is.
+    const json& all = ck.meta.at("rng");
+    if (all.contains("kernels")) {
+      const std::vector<nn::AttentionKernel*> ks = model->attention_kernels();
+      const json& kr = all.at("kernels");
+      CF_CHECK(kr.is_array() && kr.size() == ks.size(), FormatError, ck_path,
+               ": rng.kernels must list ", ks.size(), " attention kernels");
+      for (size_t i = 0; i < ks.size(); ++i) {
+        ks[i]->feature_gen.set_state(kr[i].at(0), kr[i].at(1));
+        ks[i]->calls_since_last_redraw = kr[i].at(2);
+      }
+    }
   }
   fs::create_directories(o.out_dir);
   MetricsLog metrics(o.out_dir + "/metrics.jsonl", o.resume);
@@ -311,6 +339,9 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
     c.model = model->state_dict();
     c.optim = adamw.state_dict();
     Generator& g = model->dropout_generator();
+    json kernels = json::array();
+    for (const nn::AttentionKernel* k : model->attention_kernels())
+      kernels.push_back({k->feature_gen.seed(), k->feature_gen.offset(), k->calls_since_last_redraw});
     c.meta = {{"model_type", o.model},
               {"config", json::parse(model->config_json())},
               {"options", options_json(o)},
@@ -323,7 +354,7 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
               {"batch_in_epoch", batch_in_epoch},
               {"elapsed", elapsed()},
               {"val_accuracy", s.val_accuracy},
-              {"rng", {{"dropout", {g.seed(), g.offset()}}}}};
+              {"rng", {{"dropout", {g.seed(), g.offset()}}, {"kernels", kernels}}}};
     if (s.test_accuracy >= 0.0) c.meta["test_accuracy"] = s.test_accuracy;
     save_checkpoint(ck_path, c);
   };

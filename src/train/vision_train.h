@@ -21,6 +21,8 @@ struct VisionTrainOptions {
   std::string model = "vit";              // vit | vitae | cnn
   std::string preset = "default";         // see the models' preset()
   std::string config_json;                // non-empty: this configuration instead of the preset
+  std::string attention_json;             // non-empty: the attention kernel of vit / vitae
+                                          // (nn::AttentionKernelOptions JSON; replaces the config's)
   std::string dataset = "fashion-mnist";  // fashion-mnist | mnist
   std::string data_dir;                   // empty: the dataset's default directory
   std::string out_dir = "runs/vision";

@@ -9,7 +9,7 @@
 namespace cf::models {
 namespace {
 
-GptConfig tiny() { return GptConfig{2, 2, 32, 16, 40, 0.0, true}; }
+GptConfig tiny() { return GptConfig{2, 2, 32, 16, 40, 0.0, true, {}}; }
 
 TEST(Gpt, ParameterNamesAreHuggingFaceGpt2) {
   Gpt model(tiny(), 1);
@@ -78,7 +78,7 @@ namespace cf::models {
 namespace {
 
 TEST(Gpt, SteadyStateTrainingAllocatesNothingFromTheSystem) {
-  GptConfig c{2, 2, 32, 16, 40, 0.1, true};  // with dropout: masks are allocated every step too
+  GptConfig c{2, 2, 32, 16, 40, 0.1, true, {}};  // with dropout: masks are allocated every step too
   Gpt model(c, 1);
   model.train();
   auto groups = optim::weight_decay_groups(model.named_parameters(), 0.1);
@@ -99,7 +99,7 @@ TEST(Gpt, SteadyStateTrainingAllocatesNothingFromTheSystem) {
 }
 
 TEST(Gpt, WithoutBiasHasNoBiasParameters) {
-  GptConfig c{2, 2, 32, 16, 40, 0.0, false};
+  GptConfig c{2, 2, 32, 16, 40, 0.0, false, {}};
   Gpt model(c, 1);
   for (const auto& [n, p] : model.named_parameters()) EXPECT_EQ(n.find("bias"), std::string::npos) << n;
   Tensor loss = model.loss(zeros(Shape{2, 8}, DType::i64), ones(Shape{2, 8}, DType::i64));

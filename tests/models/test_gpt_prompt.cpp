@@ -20,7 +20,7 @@ struct Fixture {
       std::make_shared<data::CharTokenizer>(data::CharTokenizer::build(kCorpus));
   std::shared_ptr<Gpt> model;
   explicit Fixture(int64_t block_size = 48) {
-    model = std::make_shared<Gpt>(GptConfig{2, 2, 32, block_size, tok->vocab_size(), 0.0, true}, 7);
+    model = std::make_shared<Gpt>(GptConfig{2, 2, 32, block_size, tok->vocab_size(), 0.0, true, {}}, 7);
   }
   GptPromptClassifier::Encoder encoder() const {
     return [t = tok](std::string_view s) { return t->encode(s); };

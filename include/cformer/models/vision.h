@@ -3,7 +3,8 @@
 // ViTAE_basic, and a conv-BN-ReLU-pool CNN baseline. Every model maps x (B, C, H, W) f32 to
 // logits (B, num_classes); parameters and buffers carry the PyTorch state_dict names, so a
 // checkpoint maps 1:1 onto the PyTorch twins in tools/golden/gen_vision.py. Structure, dims and
-// presets: docs/vision.md.
+// presets: docs/vision.md. ViT's and ViTAE's softmax attentions run the kernel their config's
+// "attention" selects (nn::AttentionKernel, not causal, no padding).
 // Dims: B batch, C channels, H W image, P patch, N tokens, D embedding, NH heads.
 #pragma once
 #include <cstdint>
@@ -11,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cformer/efficient_attention.h"
 #include "cformer/nn.h"
 #include "cformer/random.h"
 #include "cformer/tensor.h"
@@ -67,20 +69,26 @@ Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen);
 /// Linear(out_dim, out_dim), scale (dim / NH)^-0.5. out_dim == dim without value_skip is timm's
 /// Attention; value_skip is the token attention of T2T-ViT / ViTAE's reduction cells, whose
 /// output adds v (heads concatenated) as the skip connection, since its input may have another
-/// width. Linear weights trunc_normal(0.02), biases 0.
+/// width. Linear weights trunc_normal(0.02), biases 0. The softmax runs in the AttentionKernel
+/// "kernel" (non-causal, for inputs of up to max_len tokens; its draws come from kernel_gen), which
+/// has no parameter or buffer when dense. Throws ValueError on a bad configuration, including
+/// attn_drop > 0 with a kernel other than dense.
 class SelfAttention : public nn::Module {
  public:
   SelfAttention(int64_t dim, int64_t num_heads, bool qkv_bias, double attn_drop, double proj_drop,
-                Generator& gen, Generator* dropout_gen, int64_t out_dim = 0,
+                Generator& gen, Generator* dropout_gen, const nn::AttentionKernelOptions& attention,
+                int64_t max_len, Generator& kernel_gen, int64_t out_dim = 0,
                 bool value_skip = false);
   /// x (B, N, dim) -> (B, N, out_dim). weights, when given, receives the attention
-  /// probabilities (B, NH, N, N) (then computed explicitly instead of by the fused kernel).
+  /// probabilities (B, NH, N, N) (then computed explicitly instead of by the kernel; exact
+  /// kernels only, ValueError otherwise).
   Tensor forward(const Tensor& x, Tensor* weights = nullptr);
   int64_t dim, num_heads, out_dim;
   bool value_skip;
   double attn_drop, proj_drop, scale;
   Generator* dropout_gen;
   std::shared_ptr<nn::Linear> qkv, proj;
+  std::shared_ptr<nn::AttentionKernel> kernel;
 };
 
 /// The base of the image classifiers: forward, the model type and the configuration as JSON.
@@ -96,6 +104,8 @@ class ImageClassifier : public nn::Module {
   virtual std::string config_json() const = 0;
   /// Draws the dropout and drop-path masks; its state is checkpointed.
   Generator& dropout_generator() { return dropout_gen_; }
+  /// The attention kernel of every softmax attention, in registration order (none for the CNN).
+  virtual std::vector<nn::AttentionKernel*> attention_kernels() const { return {}; }
 
  protected:
   /// Checks x against (C, H, W) and names `model` in the error.
@@ -118,11 +128,15 @@ struct VitConfig {
   double drop_rate = 0.0;       ///< after the position embedding, attention proj, MLP, head
   double attn_drop_rate = 0.0;  ///< on the attention probabilities
   double drop_path_rate = 0.0;  ///< stochastic depth, linear from 0 to this over the blocks
+  /// The kernel of every block's attention, max_len = patches + 1. JSON object "attention";
+  /// absent (configs before it existed) = dense.
+  nn::AttentionKernelOptions attention;
   /// Throws ValueError naming the field: an image size not divisible by the patch size,
-  /// embed_dim not divisible by num_heads, non-positive sizes, rates outside [0, 1).
+  /// embed_dim not divisible by num_heads, non-positive sizes, rates outside [0, 1), a bad
+  /// attention kernel, attn_drop_rate > 0 with a kernel other than dense.
   void validate() const;
   std::string to_json() const;
-  /// Throws FormatError on malformed JSON or missing fields.
+  /// Throws FormatError on malformed JSON or missing fields ("attention" may be absent).
   static VitConfig from_json(const std::string& json);
   /// "tiny" (tests), "small", "default" (the 30-minute Fashion-MNIST run); ValueError otherwise.
   static VitConfig preset(const std::string& name);
@@ -132,7 +146,8 @@ struct VitConfig {
 /// LayerNorm eps 1e-6, GELU (erf) MLP, drop path on both branches.
 class VitBlock : public nn::Module {
  public:
-  VitBlock(const VitConfig& c, double drop_path, Generator& gen, Generator* dropout_gen);
+  VitBlock(const VitConfig& c, double drop_path, Generator& gen, Generator* dropout_gen,
+           Generator& kernel_gen);
   Tensor forward(const Tensor& x, Tensor* attn_weights = nullptr);
   double drop_path_rate;
   Generator* dropout_gen;
@@ -153,8 +168,10 @@ class Vit : public ImageClassifier {
   Tensor forward(const Tensor& x) override;
   std::string model_type() const override { return "vit"; }
   std::string config_json() const override { return config_.to_json(); }
+  std::vector<nn::AttentionKernel*> attention_kernels() const override;
   /// Without gradients, in the current mode: the attention probabilities of every block,
-  /// (B, NH, N + 1, N + 1) each (token 0 is the class token), and the logits.
+  /// (B, NH, N + 1, N + 1) each (token 0 is the class token), and the logits. Throws ValueError
+  /// for a kernel that never forms them (longformer, block_sparse, performer).
   std::vector<Tensor> attention_maps(const Tensor& x, Tensor* logits = nullptr);
 
   std::shared_ptr<Conv2d> patch_proj;  // "patch_embed.proj"
@@ -204,10 +221,14 @@ struct VitaeConfig {
   double drop_rate = 0.0;
   double attn_drop_rate = 0.0;
   double drop_path_rate = 0.0;  ///< stochastic depth over the NCs, linear from 0
+  /// The kernel of every softmax attention: the RCs' token attention (max_len = the tokens after
+  /// the PRM) and the NCs' (max_len = the stage's tokens). JSON object "attention"; absent = dense.
+  nn::AttentionKernelOptions attention;
   /// Throws ValueError naming the stage and field: non-positive sizes, a PRM branch or the
   /// parallel convolution giving a different token grid, groups not dividing the channels, a
   /// first stage without an RC, an RC without attention whose token_dim is not
-  /// embed_dim * #dilations, heads not dividing dims.
+  /// embed_dim * #dilations, heads not dividing dims, a bad attention kernel, attn_drop_rate > 0
+  /// with a kernel other than dense.
   void validate() const;
   std::string to_json() const;
   static VitaeConfig from_json(const std::string& json);
@@ -232,8 +253,9 @@ class PyramidReduction : public nn::Module {
 /// mlp.fc1, mlp.fc2}, PCM.{0, 2, 3, 5}.
 class ReductionCell : public nn::Module {
  public:
+  /// tokens: H' W', the token count after the PRM (the kernel's max_len).
   ReductionCell(int64_t in_chans, const VitaeStage& s, const VitaeConfig& c, Generator& gen,
-                Generator* dropout_gen);
+                Generator* dropout_gen, int64_t tokens, Generator& kernel_gen);
   /// x (B, C, H, W) -> (B, H' W', token_dim).
   Tensor forward(const Tensor& x);
   bool with_attention;
@@ -250,8 +272,9 @@ class ReductionCell : public nn::Module {
 /// norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2, PCM.{0, 1, 3, 4, 6}.
 class NormalCell : public nn::Module {
  public:
+  /// tokens: h w, the stage's token count (the kernel's max_len).
   NormalCell(int64_t dim, const VitaeStage& s, const VitaeConfig& c, double drop_path,
-             Generator& gen, Generator* dropout_gen);
+             Generator& gen, Generator* dropout_gen, int64_t tokens, Generator& kernel_gen);
   /// x (B, h w, dim) -> same.
   Tensor forward(const Tensor& x, int64_t h, int64_t w);
   double drop_path_rate;
@@ -272,6 +295,7 @@ class Vitae : public ImageClassifier {
   Tensor forward(const Tensor& x) override;
   std::string model_type() const override { return "vitae"; }
   std::string config_json() const override { return config_.to_json(); }
+  std::vector<nn::AttentionKernel*> attention_kernels() const override;
 
  private:
   struct Stage {

@@ -24,12 +24,19 @@ void GptConfig::validate() const {
   CF_CHECK(vocab_size >= 1, ValueError, "gpt config: vocab_size must be >= 1, got ", vocab_size);
   CF_CHECK(dropout >= 0.0 && dropout < 1.0, ValueError, "gpt config: dropout must be in [0, 1), got ",
            dropout);
+  attention.validate();
+  CF_CHECK(attention.kind != "longformer", ValueError,
+           "gpt config: attention kind 'longformer' has no causal form; GPT needs one (use dense, "
+           "memory_efficient, block_sparse with the fixed or strided layout, or performer)");
+  CF_CHECK(attention.kind != "block_sparse" || attention.sparse_layout != "bigbird", ValueError,
+           "gpt config: the bigbird sparse layout has no causal form; GPT needs one (use the "
+           "fixed or strided layout)");
 }
 
 std::string GptConfig::to_json() const {
   nlohmann::json j{{"n_layer", n_layer},       {"n_head", n_head},         {"n_embd", n_embd},
                    {"block_size", block_size}, {"vocab_size", vocab_size}, {"dropout", dropout},
-                   {"bias", bias}};
+                   {"bias", bias}, {"attention", nlohmann::json::parse(attention.to_json())}};
   return j.dump();
 }
 
@@ -44,10 +51,15 @@ GptConfig GptConfig::from_json(const std::string& text) {
     c.vocab_size = j.at("vocab_size");
     c.dropout = j.at("dropout");
     c.bias = j.at("bias");
+    if (j.contains("attention")) c.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
   } catch (const nlohmann::json::exception& e) {
     CF_THROW(FormatError, "gpt config: ", e.what());
   }
-  c.validate();
+  try {
+    c.validate();
+  } catch (const ValueError& e) {
+    CF_THROW(FormatError, e.what());
+  }
   return c;
 }
 
@@ -78,27 +90,38 @@ std::string node_type(const std::string& path) {
   return "Conv1D";
 }
 
+// The Node at a dotted path prefix ("h.0.attn") below root, created (with its parents) when
+// missing.
+std::shared_ptr<Node> node_at(nn::Module& root, const std::string& prefix) {
+  std::shared_ptr<Node> node;
+  size_t start = 0;
+  while (start <= prefix.size()) {
+    const size_t next = std::min(prefix.find('.', start), prefix.size());
+    const std::string name = prefix.substr(start, next - start), path = prefix.substr(0, next);
+    if (!node) {
+      for (const auto& [n, m] : root.named_children())
+        if (n == name) node = std::static_pointer_cast<Node>(m);
+      if (!node) node = root.register_module(name, std::make_shared<Node>(node_type(path)));
+    } else {
+      node = node->child(name, node_type(path));
+    }
+    start = next + 1;
+  }
+  return node;
+}
+
 }  // namespace
 
 Tensor Gpt::register_path(const std::string& path, Tensor t) {
   const size_t dot = path.rfind('.');
   if (dot == std::string::npos) return register_parameter(path, std::move(t));
-  std::shared_ptr<Node> node;
-  size_t start = 0;
-  while (true) {
-    const size_t next = path.find('.', start);
-    if (next >= dot + 1 || next == std::string::npos) break;
-    const std::string name = path.substr(start, next - start), prefix = path.substr(0, next);
-    if (!node) {
-      for (const auto& [n, m] : named_children())
-        if (n == name) node = std::static_pointer_cast<Node>(m);
-      if (!node) node = register_module(name, std::make_shared<Node>(node_type(prefix)));
-    } else {
-      node = node->child(name, node_type(prefix));
-    }
-    start = next + 1;
-  }
-  return node->param(path.substr(dot + 1), std::move(t));
+  return node_at(*this, path.substr(0, dot))->param(path.substr(dot + 1), std::move(t));
+}
+
+void Gpt::register_module_path(const std::string& path, std::shared_ptr<nn::Module> m) {
+  const size_t dot = path.rfind('.');
+  CF_ASSERT(dot != std::string::npos, "gpt: a module path has a parent");
+  node_at(*this, path.substr(0, dot))->add_module(path.substr(dot + 1), std::move(m));
 }
 
 Gpt::Gpt(const GptConfig& config, uint64_t seed)
@@ -113,6 +136,9 @@ Gpt::Gpt(const GptConfig& config, uint64_t seed)
     return t;
   };
   auto bias = [this](int64_t n) { return config_.bias ? zeros(Shape{n}) : Tensor(); };
+  // The kernels draw (performer projection, nothing else in a causal model) from their own
+  // stream, so a seed gives the same weights whatever the kernel.
+  Generator kernel_gen(seed + 2);
   wte_ = register_path("wte.weight", normal(Shape{V, C}, 0.02));
   wpe_ = register_path("wpe.weight", normal(Shape{config_.block_size, C}, 0.02));
   for (int64_t l = 0; l < config_.n_layer; ++l) {
@@ -132,10 +158,20 @@ Gpt::Gpt(const GptConfig& config, uint64_t seed)
       b.c_fc_b = register_path(p + "mlp.c_fc.bias", bias(4 * C));
       b.mlp_proj_b = register_path(p + "mlp.c_proj.bias", bias(C));
     }
+    b.kernel = std::make_shared<nn::AttentionKernel>(config_.attention, config_.n_head,
+                                                     C / config_.n_head, config_.block_size,
+                                                     /*causal=*/true, kernel_gen);
+    register_module_path(p + "attn.kernel", b.kernel);
     blocks_.push_back(b);
   }
   ln_f_w_ = register_path("ln_f.weight", ones(Shape{C}));
   if (config_.bias) ln_f_b_ = register_path("ln_f.bias", bias(C));
+}
+
+std::vector<nn::AttentionKernel*> Gpt::attention_kernels() const {
+  std::vector<nn::AttentionKernel*> k;
+  for (const Block& b : blocks_) k.push_back(b.kernel.get());
+  return k;
 }
 
 namespace {
@@ -150,6 +186,7 @@ Tensor Gpt::block_forward(const Block& b, const Tensor& x, KvCache* cache, size_
   const int64_t B = x.size(0), T = x.size(1), C = config_.n_embd, NH = config_.n_head;
   const int64_t HS = C / NH;
   const double p = is_training() ? config_.dropout : 0.0;
+  const double attn_p = config_.attention.kind == "dense" ? p : 0.0;  // see GptConfig::dropout
   Tensor h = layer_norm(x, Shape{C}, b.ln_1_w, b.ln_1_b);
   std::vector<Tensor> qkv = split(conv1d(h, b.c_attn_w, b.c_attn_b), C, 2);
   auto heads = [B, T, NH, HS](const Tensor& t) {
@@ -158,15 +195,15 @@ Tensor Gpt::block_forward(const Block& b, const Tensor& x, KvCache* cache, size_
   Tensor q = heads(qkv[0]), k = heads(qkv[1]), v = heads(qkv[2]);
   Tensor y;
   if (cache) {
-    // Append this step's keys/values, then attend over everything cached so far.
+    // Append this step's keys/values, then attend over everything cached so far (exact
+    // kernels only: generate() never passes a cache otherwise).
     const int64_t t0 = cache->len;
     cache->k[layer].narrow(2, t0, T).copy_(k);
     cache->v[layer].narrow(2, t0, T).copy_(v);
     Tensor ks = cache->k[layer].narrow(2, 0, t0 + T), vs = cache->v[layer].narrow(2, 0, t0 + T);
     y = scaled_dot_product_attention(q, ks, vs, Tensor(), 0.0, /*is_causal=*/t0 == 0 && T > 1);
   } else {
-    y = scaled_dot_product_attention(q, k, v, Tensor(), p, /*is_causal=*/true, std::nullopt,
-                                     &dropout_gen_);
+    y = b.kernel->forward(q, k, v, Tensor(), attn_p, &dropout_gen_);
   }
   y = conv1d(y.transpose(1, 2).reshape(Shape{B, T, C}), b.c_proj_w, b.c_proj_b);
   Tensor x1 = add(x, dropout(y, p, is_training(), dropout_gen_));
@@ -217,8 +254,11 @@ std::vector<int64_t> Gpt::generate(const std::vector<int64_t>& prompt, const Gpt
   eval();
   const int64_t bs = config_.block_size, C = config_.n_embd, NH = config_.n_head;
   std::vector<int64_t> seq = prompt;
+  // Cached keys with dense attention over them reproduce only an exact kernel: block_sparse and
+  // performer rerun the context through the kernel at every step.
+  const bool use_cache = s.use_kv_cache && config_.attention.exact();
   KvCache cache;
-  if (s.use_kv_cache)
+  if (use_cache)
     for (int64_t l = 0; l < config_.n_layer; ++l) {
       cache.k.push_back(empty(Shape{1, NH, bs, C / NH}));
       cache.v.push_back(empty(Shape{1, NH, bs, C / NH}));
@@ -226,7 +266,7 @@ std::vector<int64_t> Gpt::generate(const std::vector<int64_t>& prompt, const Gpt
   for (int64_t i = 0; i < s.max_new_tokens; ++i) {
     Tensor logits;
     const int64_t ctx = std::min<int64_t>(static_cast<int64_t>(seq.size()), bs);
-    if (!s.use_kv_cache) {
+    if (!use_cache) {
       std::vector<int64_t> window(seq.end() - ctx, seq.end());
       logits = next_logits(window, nullptr, ctx);
     } else if (cache.len == 0 || cache.len == bs) {

@@ -1,7 +1,8 @@
 // Building blocks of the image classifiers: Conv2d, BatchNorm2d, MaxPool2d (torch.nn names and
 // default init), timm's drop_path, and the self-attention of ViT and ViTAE.
 //   attention: q, k, v = split(x Wqkv^T + b), o = softmax(q k^T * scale) v, y = o Wp^T + bp
-//   (+ v in T2T-ViT's token attention, whose input may have another width). Dims: B, N tokens, NH heads, HS.
+//   (+ v in T2T-ViT's token attention, whose input may have another width); the softmax part runs
+//   in the configured nn::AttentionKernel. Dims: B, N tokens, NH heads, HS.
 #include <cmath>
 
 #include "cformer/autograd.h"
@@ -104,7 +105,8 @@ Tensor drop_path(const Tensor& x, double p, bool training, Generator& gen) {
 
 SelfAttention::SelfAttention(int64_t dim_, int64_t heads, bool qkv_bias, double attn_drop_,
                              double proj_drop_, Generator& gen, Generator* dropout_gen_,
-                             int64_t out_dim_, bool value_skip_)
+                             const nn::AttentionKernelOptions& attention, int64_t max_len,
+                             Generator& kernel_gen, int64_t out_dim_, bool value_skip_)
     : nn::Module("Attention"),
       dim(dim_),
       num_heads(heads),
@@ -119,11 +121,17 @@ SelfAttention::SelfAttention(int64_t dim_, int64_t heads, bool qkv_bias, double 
            ")");
   CF_CHECK((attn_drop == 0.0 && proj_drop == 0.0) || dropout_gen != nullptr, ValueError,
            "Attention: dropout needs a generator");
+  CF_CHECK(attn_drop == 0.0 || attention.kind == "dense", ValueError, "Attention: the ",
+           attention.kind, " kernel has no attention-probability dropout, got attn_drop ",
+           attn_drop, "; set attn_drop_rate to 0 or use the dense kernel");
   scale = 1.0 / std::sqrt(static_cast<double>(dim / heads));
   qkv = register_module("qkv", std::make_shared<nn::Linear>(dim, 3 * out_dim, qkv_bias, gen));
   proj = register_module("proj", std::make_shared<nn::Linear>(out_dim, out_dim, true, gen));
   trunc_normal_linear(*qkv, gen);
   trunc_normal_linear(*proj, gen);
+  kernel = register_module("kernel", std::make_shared<nn::AttentionKernel>(
+                                         attention, heads, out_dim / heads, max_len,
+                                         /*causal=*/false, kernel_gen));
 }
 
 Tensor SelfAttention::forward(const Tensor& x, Tensor* weights) {
@@ -136,13 +144,14 @@ Tensor SelfAttention::forward(const Tensor& x, Tensor* weights) {
   const bool train = is_training();
   Tensor o;
   if (weights) {
+    CF_CHECK(kernel->options.exact(), ValueError, "Attention: the ", kernel->options.kind,
+             " kernel never forms the attention probabilities (dense and memory_efficient do)");
     Tensor a = softmax(mul(matmul(q, k.transpose(-2, -1)), scale), -1);
     *weights = a.detach();
     if (train && attn_drop > 0.0) a = dropout(a, attn_drop, true, *dropout_gen);
     o = matmul(a, v);
   } else {
-    o = scaled_dot_product_attention(q, k, v, Tensor(), train ? attn_drop : 0.0, false, scale,
-                                     dropout_gen);
+    o = kernel->forward(q, k, v, Tensor(), train ? attn_drop : 0.0, dropout_gen, scale);
   }
   Tensor y = proj->forward(o.transpose(1, 2).reshape(Shape{B, N, out_dim}));
   if (train && proj_drop > 0.0) y = dropout(y, proj_drop, true, *dropout_gen);

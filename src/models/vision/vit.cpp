@@ -27,6 +27,11 @@ void VitConfig::validate() const {
   for (double r : {drop_rate, attn_drop_rate, drop_path_rate})
     CF_CHECK(r >= 0.0 && r < 1.0, ValueError,
              "vit config: drop_rate, attn_drop_rate and drop_path_rate must be in [0, 1), got ", r);
+  attention.validate();
+  CF_CHECK(attn_drop_rate == 0.0 || attention.kind == "dense", ValueError,
+           "vit config: the ", attention.kind,
+           " attention kernel has no attention-probability dropout; set attn_drop_rate to 0 "
+           "(got ", attn_drop_rate, ") or use the dense kernel");
 }
 
 std::string VitConfig::to_json() const {
@@ -35,7 +40,8 @@ std::string VitConfig::to_json() const {
                    {"embed_dim", embed_dim},   {"depth", depth},
                    {"num_heads", num_heads},   {"mlp_ratio", mlp_ratio},
                    {"qkv_bias", qkv_bias},     {"drop_rate", drop_rate},
-                   {"attn_drop_rate", attn_drop_rate}, {"drop_path_rate", drop_path_rate}};
+                   {"attn_drop_rate", attn_drop_rate}, {"drop_path_rate", drop_path_rate},
+                   {"attention", nlohmann::json::parse(attention.to_json())}};
   return j.dump();
 }
 
@@ -56,6 +62,7 @@ VitConfig VitConfig::from_json(const std::string& text) {
   json_field(j, "drop_rate", c.drop_rate, w);
   json_field(j, "attn_drop_rate", c.attn_drop_rate, w);
   json_field(j, "drop_path_rate", c.drop_path_rate, w);
+  if (j.contains("attention")) c.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
   try {
     c.validate();
   } catch (const ValueError& e) {
@@ -78,13 +85,15 @@ VitConfig VitConfig::preset(const std::string& name) {
   return c;
 }
 
-VitBlock::VitBlock(const VitConfig& c, double dp, Generator& gen, Generator* dgen)
+VitBlock::VitBlock(const VitConfig& c, double dp, Generator& gen, Generator* dgen,
+                   Generator& kernel_gen)
     : nn::Module("Block"), drop_path_rate(dp), dropout_gen(dgen) {
   const int64_t D = c.embed_dim, hidden = static_cast<int64_t>(D * c.mlp_ratio);
+  const int64_t g = c.image_size / c.patch_size;
   norm1 = register_module("norm1", std::make_shared<nn::LayerNorm>(Shape{D}, 1e-6));
-  attn = register_module("attn", std::make_shared<SelfAttention>(D, c.num_heads, c.qkv_bias,
-                                                                 c.attn_drop_rate, c.drop_rate,
-                                                                 gen, dgen));
+  attn = register_module("attn", std::make_shared<SelfAttention>(
+                                     D, c.num_heads, c.qkv_bias, c.attn_drop_rate, c.drop_rate,
+                                     gen, dgen, c.attention, g * g + 1, kernel_gen));
   norm2 = register_module("norm2", std::make_shared<nn::LayerNorm>(Shape{D}, 1e-6));
   mlp = register_module("mlp", std::make_shared<nn::MLP>(D, hidden, D, gen, nn::Activation::gelu,
                                                          c.drop_rate, dgen));
@@ -123,6 +132,9 @@ Vit::Vit(const VitConfig& config, uint64_t seed)
       pos_embed(register_parameter("pos_embed", Tensor())),
       config_(validated(config)) {
   Generator gen(seed);
+  // The kernels' draws (performer projection, bigbird random blocks) come from their own stream,
+  // so a seed gives the same weights whatever the kernel.
+  Generator kernel_gen(seed + 2);
   const VitConfig& c = config_;
   const int64_t D = c.embed_dim, g = c.image_size / c.patch_size;
   auto patch_embed = register_module("patch_embed", std::make_shared<NamedGroup>("PatchEmbed"));
@@ -133,7 +145,7 @@ Vit::Vit(const VitConfig& config, uint64_t seed)
   blocks = register_module("blocks", std::make_shared<nn::ModuleList>());
   for (int64_t i = 0; i < c.depth; ++i) {
     const double dp = c.depth > 1 ? c.drop_path_rate * static_cast<double>(i) / (c.depth - 1) : 0.0;
-    blocks->push_back(std::make_shared<VitBlock>(c, dp, gen, &dropout_gen_));
+    blocks->push_back(std::make_shared<VitBlock>(c, dp, gen, &dropout_gen_, kernel_gen));
   }
   norm = register_module("norm", std::make_shared<nn::LayerNorm>(Shape{D}, 1e-6));
   head = register_module("head", std::make_shared<nn::Linear>(D, c.num_classes, true, gen));
@@ -164,7 +176,16 @@ Tensor Vit::forward_impl(const Tensor& x, std::vector<Tensor>* maps) {
 
 Tensor Vit::forward(const Tensor& x) { return forward_impl(x, nullptr); }
 
+std::vector<nn::AttentionKernel*> Vit::attention_kernels() const {
+  std::vector<nn::AttentionKernel*> k;
+  for (const auto& m : *blocks) k.push_back(static_cast<VitBlock*>(m.get())->attn->kernel.get());
+  return k;
+}
+
 std::vector<Tensor> Vit::attention_maps(const Tensor& x, Tensor* logits) {
+  CF_CHECK(config_.attention.exact(), ValueError,
+           "vit: attention maps need the softmax probabilities, which the ",
+           config_.attention.kind, " kernel never forms (dense and memory_efficient do)");
   NoGradGuard ng;
   std::vector<Tensor> maps;
   Tensor y = forward_impl(x, &maps);

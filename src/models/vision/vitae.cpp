@@ -4,6 +4,7 @@
 //       y = attn(norm1(t)) + PCM(x); y = y + mlp(norm2(y))       (PRM only: y = t)
 //   NC: z = z + attn(norm1(z)) + PCM(z as image); z = z + mlp(norm2(z))
 //   logits = head(mean_tokens(z)).
+// Every softmax attention (RC token attention, NC attention) runs the configured kernel.
 // Dims: B batch, C channels, H W grid, E channels per dilation, D token dim, N = H W tokens.
 #include <cmath>
 
@@ -49,6 +50,11 @@ void VitaeConfig::validate() const {
     CF_CHECK(r >= 0.0 && r < 1.0, ValueError,
              "vitae config: drop_rate, attn_drop_rate and drop_path_rate must be in [0, 1), got ",
              r);
+  attention.validate();
+  CF_CHECK(attn_drop_rate == 0.0 || attention.kind == "dense", ValueError,
+           "vitae config: the ", attention.kind,
+           " attention kernel has no attention-probability dropout; set attn_drop_rate to 0 "
+           "(got ", attn_drop_rate, ") or use the dense kernel");
   int64_t size = image_size, chans = in_chans;
   for (size_t i = 0; i < stages.size(); ++i) {
     const VitaeStage& s = stages[i];
@@ -129,7 +135,8 @@ std::string VitaeConfig::to_json() const {
   nlohmann::json j{{"image_size", image_size},   {"in_chans", in_chans},
                    {"num_classes", num_classes}, {"stages", st},
                    {"qkv_bias", qkv_bias},       {"drop_rate", drop_rate},
-                   {"attn_drop_rate", attn_drop_rate}, {"drop_path_rate", drop_path_rate}};
+                   {"attn_drop_rate", attn_drop_rate}, {"drop_path_rate", drop_path_rate},
+                   {"attention", nlohmann::json::parse(attention.to_json())}};
   return j.dump();
 }
 
@@ -145,6 +152,7 @@ VitaeConfig VitaeConfig::from_json(const std::string& text) {
   json_field(j, "drop_rate", c.drop_rate, w);
   json_field(j, "attn_drop_rate", c.attn_drop_rate, w);
   json_field(j, "drop_path_rate", c.drop_path_rate, w);
+  if (j.contains("attention")) c.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
   nlohmann::json st;
   json_field(j, "stages", st, w);
   CF_CHECK(st.is_array(), FormatError, "vitae config: 'stages' must be an array");
@@ -224,7 +232,8 @@ Tensor PyramidReduction::forward(const Tensor& x) {
 }
 
 ReductionCell::ReductionCell(int64_t in_chans, const VitaeStage& s, const VitaeConfig& c,
-                             Generator& gen, Generator* dgen)
+                             Generator& gen, Generator* dgen, int64_t tokens,
+                             Generator& kernel_gen)
     : nn::Module("ReductionCell"), with_attention(s.rc_attention) {
   prm = register_module("PRM", std::make_shared<PyramidReduction>(in_chans, s, gen));
   if (!with_attention) return;
@@ -234,7 +243,8 @@ ReductionCell::ReductionCell(int64_t in_chans, const VitaeStage& s, const VitaeC
   norm1 = attn_block->register_module("norm1", std::make_shared<nn::LayerNorm>(Shape{prm_chans}));
   attn = attn_block->register_module(
       "attn", std::make_shared<SelfAttention>(prm_chans, s.rc_heads, false, c.attn_drop_rate,
-                                              c.drop_rate, gen, dgen, D, true));
+                                              c.drop_rate, gen, dgen, c.attention, tokens,
+                                              kernel_gen, D, true));
   norm2 = attn_block->register_module("norm2", std::make_shared<nn::LayerNorm>(Shape{D}));
   mlp = attn_block->register_module(
       "mlp", std::make_shared<nn::MLP>(D, hidden_dim(D, s.rc_mlp_ratio), D, gen,
@@ -264,13 +274,13 @@ Tensor ReductionCell::forward(const Tensor& x) {
 }
 
 NormalCell::NormalCell(int64_t dim, const VitaeStage& s, const VitaeConfig& c, double dp,
-                       Generator& gen, Generator* dgen)
+                       Generator& gen, Generator* dgen, int64_t tokens, Generator& kernel_gen)
     : nn::Module("NormalCell"), drop_path_rate(dp), dropout_gen(dgen) {
   const int64_t h = hidden_dim(dim, s.nc_mlp_ratio), g = s.nc_group;
   norm1 = register_module("norm1", std::make_shared<nn::LayerNorm>(Shape{dim}, 1e-6));
-  attn = register_module("attn", std::make_shared<SelfAttention>(dim, s.nc_heads, c.qkv_bias,
-                                                                 c.attn_drop_rate, c.drop_rate,
-                                                                 gen, dgen));
+  attn = register_module("attn", std::make_shared<SelfAttention>(
+                                     dim, s.nc_heads, c.qkv_bias, c.attn_drop_rate, c.drop_rate,
+                                     gen, dgen, c.attention, tokens, kernel_gen));
   norm2 = register_module("norm2", std::make_shared<nn::LayerNorm>(Shape{dim}, 1e-6));
   mlp = register_module("mlp", std::make_shared<nn::MLP>(dim, h, dim, gen, nn::Activation::gelu,
                                                          c.drop_rate, dgen));
@@ -312,23 +322,29 @@ const VitaeConfig& validated(const VitaeConfig& c) {
 Vitae::Vitae(const VitaeConfig& config, uint64_t seed)
     : ImageClassifier("ViTAE_basic", seed + 1), config_(validated(config)) {
   Generator gen(seed);
+  Generator kernel_gen(seed + 2);  // the kernels' own stream: a seed gives the same weights
   int64_t total_nc = 0;
   for (const VitaeStage& s : config_.stages) total_nc += s.nc_depth;
   auto layers = register_module("layers", std::make_shared<nn::ModuleList>());
-  int64_t chans = config_.in_chans, nc_index = 0;
+  int64_t chans = config_.in_chans, nc_index = 0, size = config_.image_size;
   for (const VitaeStage& s : config_.stages) {
     auto layer = std::make_shared<NamedGroup>("BasicLayer");
     Stage st;
-    if (s.reduction_cell)
+    if (s.reduction_cell) {
+      const int64_t d = s.dilations[0], k = s.kernel_size;  // validated: every branch agrees
+      size = conv_out(size, k, s.downsample, prm_padding(k, s.downsample, d), d);
       st.rc = layer->register_module(
-          "RC", std::make_shared<ReductionCell>(chans, s, config_, gen, &dropout_gen_));
+          "RC", std::make_shared<ReductionCell>(chans, s, config_, gen, &dropout_gen_, size * size,
+                                                kernel_gen));
+    }
     if (s.nc_depth > 0) {
       auto ncs = layer->register_module("NC", std::make_shared<nn::ModuleList>());
       for (int64_t j = 0; j < s.nc_depth; ++j, ++nc_index) {
         const double dp = total_nc > 1 ? config_.drop_path_rate * static_cast<double>(nc_index) /
                                              static_cast<double>(total_nc - 1)
                                        : 0.0;
-        auto nc = std::make_shared<NormalCell>(s.token_dim, s, config_, dp, gen, &dropout_gen_);
+        auto nc = std::make_shared<NormalCell>(s.token_dim, s, config_, dp, gen, &dropout_gen_,
+                                               size * size, kernel_gen);
         ncs->push_back(nc);
         st.nc.push_back(nc);
       }
@@ -339,6 +355,15 @@ Vitae::Vitae(const VitaeConfig& config, uint64_t seed)
   }
   head_ = register_module("head", std::make_shared<nn::Linear>(chans, config_.num_classes, true, gen));
   trunc_normal_linear(*head_, gen);
+}
+
+std::vector<nn::AttentionKernel*> Vitae::attention_kernels() const {
+  std::vector<nn::AttentionKernel*> k;
+  for (const Stage& st : stages_) {
+    if (st.rc && st.rc->attn) k.push_back(st.rc->attn->kernel.get());
+    for (const auto& nc : st.nc) k.push_back(nc->attn->kernel.get());
+  }
+  return k;
 }
 
 Tensor Vitae::forward(const Tensor& x) {
