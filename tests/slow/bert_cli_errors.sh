@@ -8,17 +8,10 @@ bin="$1"
 work="$2"
 rm -rf "$work" && mkdir -p "$work"
 source "$(dirname "$0")/lib/expect.sh"
-words=(the cat sat on a mat and dog ran far away from home while birds sang in trees)
-for i in $(seq 1 300); do
-  echo "${words[$((i % 17))]} ${words[$((i * 7 % 17))]} ${words[$((i * 3 % 17))]} ${words[$((i * 5 % 17))]} ${words[$((i * 11 % 17))]} ${words[$((i * 13 % 17))]}"
-  [ $((i % 20)) -eq 0 ] && echo
-done > "$work/text.txt"
+source "$(dirname "$0")/lib/tiny_text.sh"
+tiny_text "$work/text.txt"
 : > "$work/empty.txt"
-for split in train valid; do
-  for i in $(seq 1 40); do
-    if [ $((i % 2)) -eq 0 ]; then printf 'a good %s day\tpos\n' "${words[$((i % 17))]}"; else printf 'a bad %s day\tneg\n' "${words[$((i % 17))]}"; fi
-  done > "$work/$split.tsv"
-done
+tiny_sentiment "$work"
 printf 'a good day\tpos\na bad day\tneutral\n' > "$work/unknown_label.tsv"
 printf 'no tab on this line\n' > "$work/no_tab.tsv"
 printf 'not a checkpoint' > "$work/garbage.safetensors"
