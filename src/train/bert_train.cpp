@@ -221,17 +221,8 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
       const json& rng = ck.meta.at("rng");
       data_gen.set_state(rng.at("data")[0], rng.at("data")[1]);
       model.bert().dropout_generator().set_state(rng.at("dropout")[0], rng.at("dropout")[1]);
-      if (config.attention.kind == "performer") {  // the projections' redraw streams
-        const json& ks = rng.at("kernels");
-        CF_CHECK(ks.size() == static_cast<size_t>(config.num_hidden_layers), FormatError, ck_path,
-                 ": rng.kernels has ", ks.size(), " entries for ", config.num_hidden_layers, " layers");
-        for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-          nn::AttentionKernel& k = model.bert().attention_kernel(i);
-          const json& e = ks.at(static_cast<size_t>(i));
-          k.feature_gen.set_state(e.at(0), e.at(1));
-          k.calls_since_last_redraw = e.at(2);
-        }
-      }
+      if (config.attention.kind == "performer")  // the projections' redraw streams
+        restore_kernel_rng_state(model.bert().attention_kernels(), rng.at("kernels"), ck_path);
     } catch (const json::exception& e) {
       CF_THROW(FormatError, ck_path, ": incomplete checkpoint metadata: ", e.what());
     }
@@ -243,11 +234,7 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
     c.model = model.state_dict();
     c.optim = adamw.state_dict();
     Generator& dg = model.bert().dropout_generator();
-    json kernels = json::array();
-    for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
-      const nn::AttentionKernel& k = model.bert().attention_kernel(i);
-      kernels.push_back({k.feature_gen.seed(), k.feature_gen.offset(), k.calls_since_last_redraw});
-    }
+    const json kernels = kernel_rng_state(model.bert().attention_kernels());
     c.meta = {{"model_type", "bert-pretraining"},
               {"config", json::parse(config.to_json())},
               {"tokenizer", tok_json},

@@ -35,4 +35,26 @@ Checkpoint load_checkpoint(const std::string& path) {
   return ck;
 }
 
+nlohmann::json kernel_rng_state(const std::vector<nn::AttentionKernel*>& kernels) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const nn::AttentionKernel* k : kernels)
+    out.push_back({k->feature_gen.seed(), k->feature_gen.offset(), k->calls_since_last_redraw});
+  return out;
+}
+
+void restore_kernel_rng_state(const std::vector<nn::AttentionKernel*>& kernels,
+                              const nlohmann::json& state, const std::string& where) {
+  CF_CHECK(state.is_array() && state.size() == kernels.size(), FormatError, where,
+           ": rng.kernels must list ", kernels.size(), " attention kernels");
+  try {
+    for (size_t i = 0; i < kernels.size(); ++i) {
+      const nlohmann::json& e = state.at(i);
+      kernels[i]->feature_gen.set_state(e.at(0).get<uint64_t>(), e.at(1).get<uint64_t>());
+      kernels[i]->calls_since_last_redraw = e.at(2).get<int64_t>();
+    }
+  } catch (const nlohmann::json::exception& e) {
+    CF_THROW(FormatError, where, ": malformed rng.kernels: ", e.what());
+  }
+}
+
 }  // namespace cf::train

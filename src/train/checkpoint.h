@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cformer/efficient_attention.h"
 #include "cformer/io.h"
 #include "cformer/tensor.h"
 
@@ -26,5 +27,14 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& ck);
 /// Throws IoError / FormatError (not a cformer checkpoint, missing metadata) with the path.
 Checkpoint load_checkpoint(const std::string& path);
+
+/// The redraw state of attention kernels, for an exact resume of performer runs: per kernel
+/// [generator seed, generator offset, forwards since the last redraw] (the "kernels" entry of
+/// the checkpoint's "rng" metadata).
+nlohmann::json kernel_rng_state(const std::vector<nn::AttentionKernel*>& kernels);
+/// Restores kernel_rng_state's array; throws FormatError naming `where` when it is malformed or
+/// does not list one entry per kernel.
+void restore_kernel_rng_state(const std::vector<nn::AttentionKernel*>& kernels,
+                              const nlohmann::json& state, const std::string& where);
 
 }  // namespace cf::train

@@ -120,24 +120,14 @@ GptTrainSummary train_gpt(const GptTrainOptions& opt, const std::vector<std::str
     data_gen.set_state(rng.at("data")[0], rng.at("data")[1]);
     model.dropout_generator().set_state(rng.at("dropout")[0], rng.at("dropout")[1]);
     // Performer kernels: the redraw stream and how far into the redraw interval each layer is.
-    if (rng.contains("kernels")) {
-      const std::vector<nn::AttentionKernel*> ks = model.attention_kernels();
-      const json& kr = rng.at("kernels");
-      CF_CHECK(kr.is_array() && kr.size() == ks.size(), FormatError, ck_path,
-               ": rng.kernels must list ", ks.size(), " layers");
-      for (size_t i = 0; i < ks.size(); ++i) {
-        ks[i]->feature_gen.set_state(kr[i].at(0), kr[i].at(1));
-        ks[i]->calls_since_last_redraw = kr[i].at(2);
-      }
-    }
+    if (rng.contains("kernels"))
+      restore_kernel_rng_state(model.attention_kernels(), rng.at("kernels"), ck_path);
   }
   fs::create_directories(o.out_dir);
   MetricsLog metrics(o.out_dir + "/metrics.jsonl", o.resume);
 
   auto save = [&](int64_t step, double elapsed) {
-    json kernels = json::array();
-    for (const nn::AttentionKernel* k : model.attention_kernels())
-      kernels.push_back({k->feature_gen.seed(), k->feature_gen.offset(), k->calls_since_last_redraw});
+    const json kernels = kernel_rng_state(model.attention_kernels());
     Checkpoint c;
     c.model = model.state_dict();
     c.optim = adamw.state_dict();

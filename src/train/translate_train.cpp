@@ -286,18 +286,8 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     try {
       const json& d = ck.meta.at("rng").at("dropout");
       model.dropout_generator().set_state(d[0], d[1]);
-      if (o.model.attention.kind == "performer") {  // the projections' redraw streams
-        const json& ks = ck.meta.at("rng").at("kernels");
-        CF_CHECK(ks.size() == static_cast<size_t>(o.model.num_encoder_layers), FormatError, ck_path,
-                 ": rng.kernels has ", ks.size(), " entries for ", o.model.num_encoder_layers,
-                 " encoder layers");
-        for (int64_t i = 0; i < o.model.num_encoder_layers; ++i) {
-          nn::AttentionKernel& k = model.encoder_kernel(i);
-          const json& e = ks.at(static_cast<size_t>(i));
-          k.feature_gen.set_state(e.at(0), e.at(1));
-          k.calls_since_last_redraw = e.at(2);
-        }
-      }
+      if (o.model.attention.kind == "performer")  // the projections' redraw streams
+        restore_kernel_rng_state(model.encoder_kernels(), ck.meta.at("rng").at("kernels"), ck_path);
     } catch (const json::exception& e) {
       CF_THROW(FormatError, ck_path, ": incomplete checkpoint metadata: ", e.what());
     }
@@ -311,11 +301,7 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     Checkpoint c;
     c.model = model.state_dict();
     c.optim = adam.state_dict();
-    json kernels = json::array();
-    for (int64_t i = 0; i < o.model.num_encoder_layers; ++i) {
-      const nn::AttentionKernel& k = model.encoder_kernel(i);
-      kernels.push_back({k.feature_gen.seed(), k.feature_gen.offset(), k.calls_since_last_redraw});
-    }
+    const json kernels = kernel_rng_state(model.encoder_kernels());
     c.meta = {{"model_type", kTranslationModelType},
               {"config", json::parse(o.model.to_json())},
               {"vocab", vocab.to_json()},

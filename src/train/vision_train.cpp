@@ -314,16 +314,8 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
     model->dropout_generator().set_state(rng[0], rng[1]);
     // Performer kernels: the redraw stream and how far into the redraw interval each one is.
     const json& all = ck.meta.at("rng");
-    if (all.contains("kernels")) {
-      const std::vector<nn::AttentionKernel*> ks = model->attention_kernels();
-      const json& kr = all.at("kernels");
-      CF_CHECK(kr.is_array() && kr.size() == ks.size(), FormatError, ck_path,
-               ": rng.kernels must list ", ks.size(), " attention kernels");
-      for (size_t i = 0; i < ks.size(); ++i) {
-        ks[i]->feature_gen.set_state(kr[i].at(0), kr[i].at(1));
-        ks[i]->calls_since_last_redraw = kr[i].at(2);
-      }
-    }
+    if (all.contains("kernels"))
+      restore_kernel_rng_state(model->attention_kernels(), all.at("kernels"), ck_path);
   }
   fs::create_directories(o.out_dir);
   MetricsLog metrics(o.out_dir + "/metrics.jsonl", o.resume);
@@ -339,9 +331,7 @@ VisionTrainSummary train_vision(const VisionTrainOptions& opt, const std::vector
     c.model = model->state_dict();
     c.optim = adamw.state_dict();
     Generator& g = model->dropout_generator();
-    json kernels = json::array();
-    for (const nn::AttentionKernel* k : model->attention_kernels())
-      kernels.push_back({k->feature_gen.seed(), k->feature_gen.offset(), k->calls_since_last_redraw});
+    const json kernels = kernel_rng_state(model->attention_kernels());
     c.meta = {{"model_type", o.model},
               {"config", json::parse(model->config_json())},
               {"options", options_json(o)},

@@ -81,6 +81,12 @@ class BertModel : public nn::Module {
   Generator& dropout_generator() { return dropout_gen_; }
   /// The attention kernel of layer i (0 <= i < num_hidden_layers).
   nn::AttentionKernel& attention_kernel(int64_t i) { return *layers_.at(static_cast<size_t>(i)).kernel; }
+  /// Every layer's kernel, in layer order.
+  std::vector<nn::AttentionKernel*> attention_kernels() const {
+    std::vector<nn::AttentionKernel*> ks;
+    for (const auto& l : layers_) ks.push_back(l.kernel.get());
+    return ks;
+  }
 
  private:
   struct Layer {

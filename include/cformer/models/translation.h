@@ -137,6 +137,12 @@ class TranslationModel : public nn::Module {
   Generator& dropout_generator();
   /// The attention kernel of encoder layer i (0 <= i < num_encoder_layers).
   nn::AttentionKernel& encoder_kernel(int64_t i) { return *encoder_kernels_.at(static_cast<size_t>(i)); }
+  /// Every encoder layer's kernel, in layer order.
+  std::vector<nn::AttentionKernel*> encoder_kernels() const {
+    std::vector<nn::AttentionKernel*> ks;
+    for (const auto& k : encoder_kernels_) ks.push_back(k.get());
+    return ks;
+  }
 
   // ---- incremental decoding (what greedy and beam_search run on; public for tests and tools)
   /// Caches of one decoding batch of R rows (sentences, or sentences x beams, sentence-major).
