@@ -105,6 +105,18 @@ inline void add_attention_options(CLI::App& sub, nn::AttentionKernelOptions& o,
       ->check(non_negative());
 }
 
+/// True when any flag of add_attention_options was given (a resumed run compares the whole
+/// kernel with its checkpoint's, so that e.g. --window alone cannot be silently ignored).
+inline bool attention_flags_given(const CLI::App& sub, const std::string& block_flag = "--sparse-block") {
+  for (const std::string& f : {std::string("--attention"), std::string("--window"),
+                               std::string("--dilation"), std::string("--sparse-layout"), block_flag,
+                               std::string("--local-blocks"), std::string("--global-blocks"),
+                               std::string("--window-blocks"), std::string("--random-blocks"),
+                               std::string("--features"), std::string("--redraw-interval")})
+    if (sub.count(f) > 0) return true;
+  return false;
+}
+
 Commands register_commands(CLI::App& app);
 void add_train_gpt(CLI::App& train, Commands& cmds);
 void add_train_bert(CLI::App& train, Commands& cmds);

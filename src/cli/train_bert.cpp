@@ -42,8 +42,9 @@ void add_train_bert(CLI::App& train, Commands& cmds) {
   sub->add_flag("!--no-progress", o->progress, "No live progress line");
   cmds.entries.emplace_back(sub, [sub, o]() {
     std::vector<std::string> given;
-    for (const char* f : {"max-len", "nsp", "whole-word", "mask-prob", "preset", "attention"})
+    for (const char* f : {"max-len", "nsp", "whole-word", "mask-prob", "preset"})
       if (sub->count(std::string("--") + f) > 0) given.push_back(f);
+    if (attention_flags_given(*sub)) given.push_back("attention");
     train::train_bert(*o, given, std::cout);
     return 0;
   });

@@ -62,12 +62,7 @@ void add_train_gpt(CLI::App& train, Commands& cmds) {
       if (f == "dropout") opts.model.dropout = cfg->dropout;
     }
     opts.model.attention = cfg->attention;  // not part of the presets
-    bool attention_given = false;
-    for (const char* f : {"attention", "window", "dilation", "sparse-layout", "sparse-block",
-                          "local-blocks", "global-blocks", "window-blocks", "random-blocks",
-                          "features", "redraw-interval"})
-      attention_given = attention_given || sub->count(std::string("--") + f) > 0;
-    if (attention_given) given.push_back("attention");
+    if (attention_flags_given(*sub)) given.push_back("attention");
     train::train_gpt(opts, given, std::cout);
     return 0;
   });

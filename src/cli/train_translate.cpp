@@ -78,10 +78,11 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
         {"--separate-vocab", "separate_vocab"}, {"--limit-train", "limit_train"},
         {"--max-len", "max_len"}, {"--batch-tokens", "batch_tokens"}, {"--lr-factor", "lr_factor"},
         {"--warmup", "warmup"}, {"--beta2", "beta2"}, {"--grad-clip", "grad_clip"},
-        {"--label-smoothing", "label_smoothing"}, {"--seed", "seed"}, {"--attention", "attention"}};
+        {"--label-smoothing", "label_smoothing"}, {"--seed", "seed"}};
     std::vector<std::string> given;
     for (const auto& [flag, key] : keys)
       if (sub->count(flag) > 0) given.push_back(key);
+    if (attention_flags_given(*sub)) given.push_back("attention");
     train::train_translate(opts, given, std::cout);
     return 0;
   });

@@ -66,11 +66,7 @@ void add_model(CLI::App& train, Commands& cmds, const std::string& model, const 
                           "min-lr-ratio", "warmup", "weight-decay", "grad-clip", "augment",
                           "label-smoothing", "seed", "val-size"})
       if (sub->count(std::string("--") + f) > 0) given.push_back(f);
-    for (const char* f : {"attention", "window", "dilation", "sparse-layout", "sparse-block",
-                          "local-blocks", "global-blocks", "window-blocks", "random-blocks",
-                          "features", "redraw-interval"})
-      if (has_attention && sub->count(std::string("--") + f) > 0)
-        o->attention_json = attention->to_json();
+    if (has_attention && attention_flags_given(*sub)) o->attention_json = attention->to_json();
     train::train_vision(*o, given, std::cout);
     return 0;
   });

@@ -162,7 +162,10 @@ BertTrainSummary train_bert(const BertTrainOptions& opt, const std::vector<std::
       agree("whole-word", o.whole_word, t.at("whole_word"));
       agree("mask-prob", o.mask_prob, t.at("mask_prob"));
       agree("preset", o.preset, t.at("preset"));
-      agree("attention", json::parse(o.attention.to_json()), json::parse(config.attention.to_json()));
+      CF_CHECK(!was_given(given, "attention") || o.attention.to_json() == config.attention.to_json(),
+               ValueError, "train bert: the attention flags give ", o.attention.to_json(),
+               ", which contradicts the checkpoint being resumed (", config.attention.to_json(),
+               "); drop them or repeat the checkpoint's");
       o.max_len = t.at("max_len");
       o.nsp = t.at("nsp");
       o.whole_word = t.at("whole_word");

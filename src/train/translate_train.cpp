@@ -217,9 +217,14 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
       const json now = options_to_json(o);
       for (const std::string& g : given)
         if (kFrozen.count(g) != 0 && saved.contains(g))
-          CF_CHECK(saved.at(g) == now.at(g), ValueError, "train translate: --",
-                   [&g]() { std::string f = g; for (char& c : f) if (c == '_') c = '-'; return f; }(),
-                   " ", now.at(g).dump(), " contradicts the checkpoint being resumed (",
+          CF_CHECK(saved.at(g) == now.at(g), ValueError, "train translate: ",
+                   [&g]() {
+                     if (g == "attention") return std::string("the attention flags give");
+                     std::string f = "--" + g;
+                     for (char& c : f) if (c == '_') c = '-';
+                     return f;
+                   }(),
+                   " ", now.at(g).dump(), ", which contradicts the checkpoint being resumed (",
                    saved.at(g).dump(), ")");
       json merged = saved;
       for (const auto& [k, v] : now.items())

@@ -77,6 +77,8 @@ expect_error "train bert: performer with attention dropout" "--attention-dropout
   --out "$work/me" > /dev/null || fail "train bert --dropout 0.1 --attention-dropout 0 --attention memory_efficient failed"
 expect_error "train bert: resume with another kernel" "contradicts" \
   "${tb[@]}" --steps 4 --resume --attention memory_efficient --out "$work/perf"
+expect_error "train bert: resume with another --features alone" "contradicts" \
+  "${tb[@]}" --steps 4 --resume --features 16 --out "$work/perf"
 expect_error "train bert: odd longformer window" "attention_window" \
   "${tb[@]}" --vocab-size 80 --steps 1 --attention longformer --window 5 --out "$work/e2"
 
@@ -133,6 +135,8 @@ expect_error "train translate: odd longformer window" "attention_window" \
   "${tt[@]}" --steps 1 --attention longformer --window 3 --out "$work/e4"
 expect_error "train translate: resume with another kernel" "contradicts" \
   "${tt[@]}" --steps 4 --resume --attention dense --out "$work/tperf"
+expect_error "train translate: resume with another --features alone" "contradicts" \
+  "${tt[@]}" --steps 4 --resume --features 16 --out "$work/tperf"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "attention_bert_translate: all checks passed"

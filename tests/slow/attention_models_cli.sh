@@ -52,6 +52,8 @@ else
 fi
 expect_error "resume with another kernel" "contradicts the checkpoint" \
   "${gpt[@]}" --steps 6 --attention dense --out "$work/gpt_performer" --resume
+expect_error "resume with another --features alone" "contradicts the checkpoint" \
+  "${gpt[@]}" --steps 6 --features 32 --out "$work/gpt_performer" --resume
 expect_error "longformer in GPT" "has no causal form" "${gpt[@]}" --steps 4 --attention longformer --out "$work/bad1"
 expect_error "bigbird in GPT" "no causal form" \
   "${gpt[@]}" --steps 4 --attention block_sparse --sparse-layout bigbird --out "$work/bad2"
