@@ -65,15 +65,18 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
   auto decoder_kind = std::make_shared<std::string>("dense");
   auto cross_kind = std::make_shared<std::string>("dense");
   sub->add_option("--decoder-attention", *decoder_kind,
-                  "Attention kernel of the decoder's causal self-attention: dense, memory_efficient, "
-                  "block_sparse (fixed or strided layout) or performer; shaped by the flags above")
+                  "Attention kernel of the decoder's causal self-attention: dense, "
+                  "memory_efficient, block_sparse (fixed or strided layout) or performer; shaped "
+                  "by the flags above")
       ->capture_default_str()
-      ->check(CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
+      ->check(
+          CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
   sub->add_option("--cross-attention", *cross_kind,
                   "Attention kernel of the decoder's cross-attention: dense, memory_efficient or "
                   "performer; shaped by the flags above")
       ->capture_default_str()
-      ->check(CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
+      ->check(
+          CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
   sub->add_flag("--resume", o->resume, "Continue from OUT/checkpoint.safetensors exactly");
   sub->add_flag("!--no-progress", o->progress, "No progress output on stderr");
   cmds.entries.emplace_back(sub, [sub, o, positions, no_tie, decoder_kind, cross_kind]() {

@@ -302,7 +302,8 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
         restore_kernel_rng_state(model.encoder_kernels(), ck.meta.at("rng").at("kernels"), ck_path);
       // A checkpoint from before the decoder kernels has no "decoder_kernels": its decoder and
       // cross kernels are dense, so there is nothing to restore.
-      if (o.model.decoder_attention.kind == "performer" || o.model.cross_attention.kind == "performer")
+      if (o.model.decoder_attention.kind == "performer" ||
+          o.model.cross_attention.kind == "performer")
         restore_kernel_rng_state(model.decoder_kernels(), ck.meta.at("rng").at("decoder_kernels"),
                                  ck_path);
     } catch (const json::exception& e) {

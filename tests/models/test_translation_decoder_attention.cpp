@@ -54,7 +54,8 @@ Tensor padded_sources(const TranslationConfig& c, const std::vector<int64_t>& le
   const std::vector<int64_t> r = randint(3, c.src_vocab_size, Shape{N * S}, g).to_vector<int64_t>();
   for (int64_t i = 0; i < N; ++i) {
     const int64_t len = lens[static_cast<size_t>(i)];
-    for (int64_t j = 0; j + 1 < len; ++j) ids[static_cast<size_t>(i * S + j)] = r[static_cast<size_t>(i * S + j)];
+    for (int64_t j = 0; j + 1 < len; ++j)
+      ids[static_cast<size_t>(i * S + j)] = r[static_cast<size_t>(i * S + j)];
     ids[static_cast<size_t>(i * S + len - 1)] = c.eos_id;
   }
   return from_vector(ids, Shape{N, S});
@@ -95,7 +96,7 @@ TEST(TranslationDecoderAttention, MemoryEfficientDecoderAndCrossGiveTheDenseLogi
 
 TEST(TranslationDecoderAttention, FullCoverageBlockSparseDecoderGivesTheDenseLogits) {
   TranslationConfig fixed = tiny("block_sparse", "dense");
-  fixed.decoder_attention.block_size = 4;    // 3 blocks over max_positions 12; T = 11 ends mid-block
+  fixed.decoder_attention.block_size = 4;  // 3 blocks over max_positions 12; T = 11 ends mid-block
   fixed.decoder_attention.local_blocks = 3;  // one window covering every block
   expect_dense_logits(fixed);
   TranslationConfig strided = fixed;
@@ -139,9 +140,11 @@ void expect_incremental(const TranslationConfig& c, uint64_t seed, double tol) {
 }
 
 TEST(TranslationDecoderAttention, IncrementalDecodingEqualsTeacherForcingForEveryKind) {
-  const std::vector<std::pair<std::string, std::string>> decoders = {
-      {"dense", "fixed"}, {"memory_efficient", "fixed"}, {"block_sparse", "fixed"},
-      {"block_sparse", "strided"}, {"performer", "fixed"}};
+  const std::vector<std::pair<std::string, std::string>> decoders = {{"dense", "fixed"},
+                                                                     {"memory_efficient", "fixed"},
+                                                                     {"block_sparse", "fixed"},
+                                                                     {"block_sparse", "strided"},
+                                                                     {"performer", "fixed"}};
   uint64_t seed = 20;
   for (const auto& [dk, layout] : decoders)
     for (const std::string ck : {"dense", "memory_efficient", "performer"})
@@ -270,7 +273,8 @@ TEST(TranslationDecoderAttention, BlockSparseLayoutIsSavedAndLoaded) {
     layout = layout || n == "transformer.decoder.layers.0.self_attn.kernel.layout";
   EXPECT_TRUE(layout);
   TranslationModel loaded(c, 99);
-  loaded.load_state_dict(io::parse_safetensors(io::serialize_safetensors(m.state_dict()), "memory").tensors);
+  loaded.load_state_dict(
+      io::parse_safetensors(io::serialize_safetensors(m.state_dict()), "memory").tensors);
   m.eval();
   loaded.eval();
   Generator g(3);
@@ -299,7 +303,9 @@ TEST(TranslationDecoderAttention, EveryKindHasTheSameParametersForASeed) {
   a.attention.nb_features = b.attention.nb_features = 8;
   TranslationModel ma(a, 4), mb(b, 4);
   EXPECT_EQ(max(abs(sub(*ma.encoder_kernel(1).projection_matrix,
-                        *mb.encoder_kernel(1).projection_matrix))).item(), 0.0);
+                        *mb.encoder_kernel(1).projection_matrix)))
+                .item(),
+            0.0);
 }
 
 TEST(TranslationDecoderAttention, ConfigJsonCarriesTheKernels) {
@@ -330,16 +336,19 @@ TEST(TranslationDecoderAttention, ConfigJsonCarriesTheKernels) {
 
 TEST(TranslationDecoderAttention, BadKernelsAreRefusedWithClearMessages) {
   TranslationConfig c = tiny("longformer", "dense");
-  EXPECT_THROW_MSG(c.validate(), ValueError, "decoder_attention (--decoder-attention) longformer has no causal form");
+  EXPECT_THROW_MSG(c.validate(), ValueError,
+                   "decoder_attention (--decoder-attention) longformer has no causal form");
   EXPECT_THROW_MSG(TranslationModel(c, 1), ValueError, "decoder_attention (--decoder-attention)");
   c = tiny("block_sparse", "dense");
   c.decoder_attention.sparse_layout = "bigbird";
-  EXPECT_THROW_MSG(c.validate(), ValueError, "block_sparse with the bigbird layout has no causal form");
+  EXPECT_THROW_MSG(c.validate(), ValueError,
+                   "block_sparse with the bigbird layout has no causal form");
   for (const std::string k : {"longformer", "block_sparse"}) {
     c = tiny("dense", k);
     EXPECT_THROW_MSG(c.validate(), ValueError,
                      "cross_attention (--cross-attention) must be dense, memory_efficient or "
-                     "performer, got " + k);
+                     "performer, got " +
+                         k);
     EXPECT_THROW_MSG(c.validate(), ValueError, "not aligned");
   }
   c = tiny("performer", "dense");

@@ -32,9 +32,12 @@ struct TempDir {
 };
 
 void write_corpus(const std::string& dir) {
-  const std::vector<std::string> en = {"open", "close", "save", "the file", "a window", "all documents"};
-  const std::vector<std::string> fr = {"ouvrir", "fermer", "enregistrer", "le fichier", "une fenetre", "tous les documents"};
-  std::ofstream te(dir + "/train.en"), tf(dir + "/train.fr"), ve(dir + "/valid.en"), vf(dir + "/valid.fr");
+  const std::vector<std::string> en = {"open",     "close",    "save",
+                                       "the file", "a window", "all documents"};
+  const std::vector<std::string> fr = {"ouvrir",     "fermer",      "enregistrer",
+                                       "le fichier", "une fenetre", "tous les documents"};
+  std::ofstream te(dir + "/train.en"), tf(dir + "/train.fr"), ve(dir + "/valid.en"),
+      vf(dir + "/valid.fr");
   for (int i = 0; i < 60; ++i) {
     te << en[i % 3] << " " << en[3 + i % 3] << "\n";
     tf << fr[i % 3] << " " << fr[3 + i % 3] << "\n";
@@ -45,7 +48,8 @@ void write_corpus(const std::string& dir) {
   }
 }
 
-TranslateTrainOptions tiny(const std::string& data, const std::string& out, const std::string& kind) {
+TranslateTrainOptions tiny(const std::string& data, const std::string& out,
+                           const std::string& kind) {
   TranslateTrainOptions o;
   o.data = data;
   o.out_dir = out;
@@ -110,7 +114,8 @@ TEST(TranslateTrainKernels, PerformerDecoderResumesExactly) {
   for (const auto& [name, t] : a.model) {
     ASSERT_TRUE(bm.count(name)) << name;
     EXPECT_EQ(max(abs(sub(t, bm[name]))).item(), 0.0) << name;
-    projections += name.find("decoder.layers.1.multihead_attn.kernel.projection_matrix") != std::string::npos;
+    projections +=
+        name.find("decoder.layers.1.multihead_attn.kernel.projection_matrix") != std::string::npos;
   }
   EXPECT_EQ(projections, 1);
   const auto la = step_losses(dir.str("full/metrics.jsonl"));

@@ -158,9 +158,13 @@ class TranslationModel : public nn::Module {
     return ks;
   }
   /// The causal self-attention kernel of decoder layer i (0 <= i < num_decoder_layers).
-  nn::AttentionKernel& decoder_kernel(int64_t i) { return *decoder_kernels_.at(static_cast<size_t>(i)); }
+  nn::AttentionKernel& decoder_kernel(int64_t i) {
+    return *decoder_kernels_.at(static_cast<size_t>(i));
+  }
   /// The cross-attention kernel of decoder layer i (0 <= i < num_decoder_layers).
-  nn::AttentionKernel& cross_kernel(int64_t i) { return *cross_kernels_.at(static_cast<size_t>(i)); }
+  nn::AttentionKernel& cross_kernel(int64_t i) {
+    return *cross_kernels_.at(static_cast<size_t>(i));
+  }
   /// Every decoder layer's self-attention kernel in layer order, then every cross-attention one.
   std::vector<nn::AttentionKernel*> decoder_kernels() const {
     std::vector<nn::AttentionKernel*> ks;

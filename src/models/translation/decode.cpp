@@ -153,7 +153,8 @@ Tensor TranslationModel::decode_step(DecoderState& st, const Tensor& tokens) {
     const Tensor* cross_projection = cross_kernels_[l]->projection_matrix;
     auto self_attention = [&st, &sa, &self_kernel, &self_kind, l, t, H, E](const Tensor& h) {
       std::vector<Tensor> qkv = split(linear(h, sa.in_proj_weight, sa.in_proj_bias), E, 2);
-      const Tensor q = split_heads(qkv[0], H), k = split_heads(qkv[1], H), v = split_heads(qkv[2], H);
+      const Tensor q = split_heads(qkv[0], H), k = split_heads(qkv[1], H),
+                   v = split_heads(qkv[2], H);
       Tensor o;
       if (self_kind == "performer") {
         // favor_features of the new key with the prefix's stabilizer c (the running maximum of
@@ -166,8 +167,8 @@ Tensor TranslationModel::decode_step(DecoderState& st, const Tensor& tokens) {
         const Tensor c = maximum(st.self_max[l], max(dash, 3, true).values);  // (R, H, 1, 1)
         const Tensor e = exp(sub(sub(dash, diag), c));
         const Tensor va = with_ones(v);  // (R, H, 1, HS + 1)
-        st.self_kv[l] = add(mul(st.self_kv[l], exp(sub(st.self_max[l], c))),
-                            matmul(e.transpose(2, 3), va));
+        st.self_kv[l] =
+            add(mul(st.self_kv[l], exp(sub(st.self_max[l], c))), matmul(e.transpose(2, 3), va));
         st.self_vsum[l] = add(st.self_vsum[l], va);
         st.self_max[l] = c;
         const Tensor qf = favor_features(q, w, true, kFavorEps);  // (R, H, 1, M)
@@ -187,10 +188,11 @@ Tensor TranslationModel::decode_step(DecoderState& st, const Tensor& tokens) {
     auto cross_attention = [&st, &ca, cross_projection, cross_performer, l, H, E](const Tensor& h) {
       Tensor q = split_heads(
           linear(h, proj_part(ca.in_proj_weight, 0, E), proj_part(ca.in_proj_bias, 0, E)), H);
-      Tensor o = cross_performer
-                     ? normalize(matmul(favor_features(q, *cross_projection, true, kFavorEps),
-                                        st.cross_kv[l]))
-                     : scaled_dot_product_attention(q, st.cross_k[l], st.cross_v[l], st.memory_mask);
+      Tensor o =
+          cross_performer
+              ? normalize(
+                    matmul(favor_features(q, *cross_projection, true, kFavorEps), st.cross_kv[l]))
+              : scaled_dot_product_attention(q, st.cross_k[l], st.cross_v[l], st.memory_mask);
       return linear(merge_heads(o), ca.out_proj->weight, ca.out_proj->bias);
     };
     auto feed_forward = [&d](const Tensor& h) {

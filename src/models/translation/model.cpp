@@ -40,7 +40,8 @@ Tensor kernel_attention(const nn::MultiheadAttention& mha, nn::AttentionKernel& 
                         const Tensor& query, const Tensor& key_value, const Tensor& kpm) {
   const int64_t E = mha.embed_dim, H = mha.num_heads;
   auto proj = [&mha, E, H](const Tensor& x, int64_t part) {
-    return split_heads(linear(x, proj_part(mha.in_proj_weight, part, E), proj_part(mha.in_proj_bias, part, E)), H);
+    return split_heads(
+        linear(x, proj_part(mha.in_proj_weight, part, E), proj_part(mha.in_proj_bias, part, E)), H);
   };
   const Tensor y = kernel.forward(proj(query, 0), proj(key_value, 1), proj(key_value, 2), kpm);
   const Tensor ctx = y.transpose(1, 2).reshape(Shape{query.size(0), query.size(1), E});
@@ -80,15 +81,17 @@ void TranslationConfig::validate() const {
   decoder_attention.validate();
   cross_attention.validate();
   const std::string& dk = decoder_attention.kind;
-  CF_CHECK(dk != "longformer" && !(dk == "block_sparse" && decoder_attention.sparse_layout == "bigbird"),
-           ValueError, "translation config: decoder_attention (--decoder-attention) ",
-           dk == "longformer" ? "longformer" : "block_sparse with the bigbird layout",
-           " has no causal form; use dense, memory_efficient, block_sparse with the fixed or "
-           "strided layout (--sparse-layout), or performer");
+  CF_CHECK(
+      dk != "longformer" && !(dk == "block_sparse" && decoder_attention.sparse_layout == "bigbird"),
+      ValueError, "translation config: decoder_attention (--decoder-attention) ",
+      dk == "longformer" ? "longformer" : "block_sparse with the bigbird layout",
+      " has no causal form; use dense, memory_efficient, block_sparse with the fixed or "
+      "strided layout (--sparse-layout), or performer");
   const std::string& ck = cross_attention.kind;
   CF_CHECK(ck == "dense" || ck == "memory_efficient" || ck == "performer", ValueError,
            "translation config: cross_attention (--cross-attention) must be dense, "
-           "memory_efficient or performer, got ", ck,
+           "memory_efficient or performer, got ",
+           ck,
            ": target and source positions are not aligned, so a window or block layout over "
            "them has no meaning");
 }
@@ -340,7 +343,8 @@ Tensor TranslationModel::decode(const Tensor& tgt_in, const Tensor& memory, cons
   Tensor tgt_kpm = eq(tgt_in, static_cast<double>(config_.pad_id));
   Tensor mem_kpm = eq(src, static_cast<double>(config_.pad_id));
   Tensor x = embed_tgt(tgt_in, 0, true);
-  for (size_t i = 0; i < decoder_layers_.size(); ++i) x = decoder_layer(i, x, memory, tgt_kpm, mem_kpm);
+  for (size_t i = 0; i < decoder_layers_.size(); ++i)
+    x = decoder_layer(i, x, memory, tgt_kpm, mem_kpm);
   return linear(decoder_norm_->forward(x), output_weight());
 }
 
@@ -356,16 +360,17 @@ Tensor TranslationModel::decoder_layer(size_t i, const Tensor& x, const Tensor& 
   nn::AttentionKernel& self_kernel = *decoder_kernels_[i];
   nn::AttentionKernel& cross_kernel = *cross_kernels_[i];
   auto sa = [&layer, &self_kernel, &tgt_kpm, self_dense](const Tensor& h) {
-    const Tensor a = self_dense
-                         ? layer.self_attn->forward(h, h, h, tgt_kpm, false, Tensor(), true, true).output
-                         : kernel_attention(*layer.self_attn, self_kernel, h, h, tgt_kpm);
+    const Tensor a =
+        self_dense ? layer.self_attn->forward(h, h, h, tgt_kpm, false, Tensor(), true, true).output
+                   : kernel_attention(*layer.self_attn, self_kernel, h, h, tgt_kpm);
     return layer.dropout1->forward(a);
   };
   auto ca = [&layer, &cross_kernel, &memory, &mem_kpm, cross_dense](const Tensor& h) {
     const Tensor a =
-        cross_dense
-            ? layer.multihead_attn->forward(h, memory, memory, mem_kpm, false, Tensor(), true, false).output
-            : kernel_attention(*layer.multihead_attn, cross_kernel, h, memory, mem_kpm);
+        cross_dense ? layer.multihead_attn
+                          ->forward(h, memory, memory, mem_kpm, false, Tensor(), true, false)
+                          .output
+                    : kernel_attention(*layer.multihead_attn, cross_kernel, h, memory, mem_kpm);
     return layer.dropout2->forward(a);
   };
   auto ff = [&layer](const Tensor& h) {
