@@ -59,11 +59,32 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
   sub->add_option("--checkpoint-every", o->checkpoint_every, "Checkpoint every N steps")->capture_default_str()->check(cf::cli::positive());
   sub->add_option("--checkpoint-minutes", o->checkpoint_minutes, "Also checkpoint after this many minutes (0: off)")->capture_default_str()->check(cf::cli::non_negative());
   add_attention_options(*sub, m.attention);
-  sub->get_option("--attention")->description("Attention kernel of the encoder self-attention (the decoder stays dense)");
+  sub->get_option("--attention")->description("Attention kernel of the encoder self-attention");
+  // The decoder's kernels take their shape (--sparse-layout, --sparse-block, --local-blocks,
+  // --global-blocks, --features, --redraw-interval) from the encoder's flags above.
+  auto decoder_kind = std::make_shared<std::string>("dense");
+  auto cross_kind = std::make_shared<std::string>("dense");
+  sub->add_option("--decoder-attention", *decoder_kind,
+                  "Attention kernel of the decoder's causal self-attention: dense, "
+                  "memory_efficient, block_sparse (fixed or strided layout) or performer; shaped "
+                  "by the flags above")
+      ->capture_default_str()
+      ->check(
+          CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
+  sub->add_option("--cross-attention", *cross_kind,
+                  "Attention kernel of the decoder's cross-attention: dense, memory_efficient or "
+                  "performer; shaped by the flags above")
+      ->capture_default_str()
+      ->check(
+          CLI::IsMember({"dense", "memory_efficient", "longformer", "block_sparse", "performer"}));
   sub->add_flag("--resume", o->resume, "Continue from OUT/checkpoint.safetensors exactly");
   sub->add_flag("!--no-progress", o->progress, "No progress output on stderr");
-  cmds.entries.emplace_back(sub, [sub, o, positions, no_tie]() {
+  cmds.entries.emplace_back(sub, [sub, o, positions, no_tie, decoder_kind, cross_kind]() {
     train::TranslateTrainOptions opts = *o;
+    opts.model.decoder_attention = opts.model.attention;
+    opts.model.decoder_attention.kind = *decoder_kind;
+    opts.model.cross_attention = opts.model.attention;
+    opts.model.cross_attention.kind = *cross_kind;
     opts.model.positions =
         *positions == "learned" ? models::PositionKind::learned : models::PositionKind::sinusoidal;
     opts.model.tie_output = !*no_tie;
@@ -78,7 +99,8 @@ void add_train_translate(CLI::App& train, Commands& cmds) {
         {"--separate-vocab", "separate_vocab"}, {"--limit-train", "limit_train"},
         {"--max-len", "max_len"}, {"--batch-tokens", "batch_tokens"}, {"--lr-factor", "lr_factor"},
         {"--warmup", "warmup"}, {"--beta2", "beta2"}, {"--grad-clip", "grad_clip"},
-        {"--label-smoothing", "label_smoothing"}, {"--seed", "seed"}};
+        {"--label-smoothing", "label_smoothing"}, {"--seed", "seed"},
+        {"--decoder-attention", "decoder_attention"}, {"--cross-attention", "cross_attention"}};
     std::vector<std::string> given;
     for (const auto& [flag, key] : keys)
       if (sub->count(flag) > 0) given.push_back(key);

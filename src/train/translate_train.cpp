@@ -32,7 +32,8 @@ const std::set<std::string> kFrozen = {
     "d_model", "heads",    "enc_layers", "dec_layers", "ff",     "dropout",
     "pre_norm", "positions", "max_positions", "share_embeddings", "tie_output", "vocab_size",
     "separate_vocab", "limit_train", "max_len", "batch_tokens", "lr_factor", "warmup", "beta1",
-    "beta2", "eps", "grad_clip", "label_smoothing", "seed", "attention"};
+    "beta2", "eps", "grad_clip", "label_smoothing", "seed", "attention", "decoder_attention",
+    "cross_attention"};
 
 std::string positions_name(models::PositionKind k) {
   return k == models::PositionKind::learned ? "learned" : "sinusoidal";
@@ -126,6 +127,8 @@ json options_to_json(const TranslateTrainOptions& o) {
               {"share_embeddings", m.share_embeddings},
               {"tie_output", m.tie_output},
               {"attention", json::parse(m.attention.to_json())},
+              {"decoder_attention", json::parse(m.decoder_attention.to_json())},
+              {"cross_attention", json::parse(m.cross_attention.to_json())},
               {"vocab_size", o.vocab_size},
               {"separate_vocab", o.separate_vocab},
               {"limit_train", o.limit_train},
@@ -169,6 +172,10 @@ TranslateTrainOptions options_from_json(const json& j) {
     m.share_embeddings = j.at("share_embeddings");
     m.tie_output = j.at("tie_output");
     if (j.contains("attention")) m.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
+    if (j.contains("decoder_attention"))
+      m.decoder_attention = nn::AttentionKernelOptions::from_json(j.at("decoder_attention").dump());
+    if (j.contains("cross_attention"))
+      m.cross_attention = nn::AttentionKernelOptions::from_json(j.at("cross_attention").dump());
     o.vocab_size = j.at("vocab_size");
     o.separate_vocab = j.at("separate_vocab");
     o.limit_train = j.at("limit_train");
@@ -215,17 +222,22 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     try {
       const json saved = ck.meta.at("options");
       const json now = options_to_json(o);
-      for (const std::string& g : given)
-        if (kFrozen.count(g) != 0 && saved.contains(g))
-          CF_CHECK(saved.at(g) == now.at(g), ValueError, "train translate: ",
-                   [&g]() {
-                     if (g == "attention") return std::string("the attention flags give");
-                     std::string f = "--" + g;
-                     for (char& c : f) if (c == '_') c = '-';
-                     return f;
-                   }(),
-                   " ", now.at(g).dump(), ", which contradicts the checkpoint being resumed (",
-                   saved.at(g).dump(), ")");
+      // A checkpoint from before the kernels has no "attention" entries: its kernels are dense.
+      const json dense_kernel = json::parse(nn::AttentionKernelOptions{}.to_json());
+      for (const std::string& g : given) {
+        const bool kernel = g == "attention" || g == "decoder_attention" || g == "cross_attention";
+        if (kFrozen.count(g) == 0 || !(saved.contains(g) || kernel)) continue;
+        const json& was = saved.contains(g) ? saved.at(g) : dense_kernel;
+        CF_CHECK(was == now.at(g), ValueError, "train translate: ",
+                 [&g]() {
+                   if (g == "attention") return std::string("the attention flags give");
+                   std::string f = "--" + g;
+                   for (char& c : f) if (c == '_') c = '-';
+                   return f;
+                 }(),
+                 " ", now.at(g).dump(), ", which contradicts the checkpoint being resumed (",
+                 was.dump(), ")");
+      }
       json merged = saved;
       for (const auto& [k, v] : now.items())
         if (kFrozen.count(k) == 0) merged[k] = v;  // run limits, logging, paths: the new ones
@@ -293,6 +305,12 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
       model.dropout_generator().set_state(d[0], d[1]);
       if (o.model.attention.kind == "performer")  // the projections' redraw streams
         restore_kernel_rng_state(model.encoder_kernels(), ck.meta.at("rng").at("kernels"), ck_path);
+      // A checkpoint from before the decoder kernels has no "decoder_kernels": its decoder and
+      // cross kernels are dense, so there is nothing to restore.
+      if (o.model.decoder_attention.kind == "performer" ||
+          o.model.cross_attention.kind == "performer")
+        restore_kernel_rng_state(model.decoder_kernels(), ck.meta.at("rng").at("decoder_kernels"),
+                                 ck_path);
     } catch (const json::exception& e) {
       CF_THROW(FormatError, ck_path, ": incomplete checkpoint metadata: ", e.what());
     }
@@ -307,6 +325,7 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
     c.model = model.state_dict();
     c.optim = adam.state_dict();
     const json kernels = kernel_rng_state(model.encoder_kernels());
+    const json decoder_kernels = kernel_rng_state(model.decoder_kernels());
     c.meta = {{"model_type", kTranslationModelType},
               {"config", json::parse(o.model.to_json())},
               {"vocab", vocab.to_json()},
@@ -317,7 +336,8 @@ TranslateTrainSummary train_translate(const TranslateTrainOptions& opt,
               {"position", schedule.position()},
               {"best_val_loss", std::isfinite(best_val) ? json(best_val) : json(nullptr)},
               {"rng", {{"dropout", {model.dropout_generator().seed(), model.dropout_generator().offset()}},
-                       {"kernels", kernels}}}};
+                       {"kernels", kernels},
+                       {"decoder_kernels", decoder_kernels}}}};
     save_checkpoint(path, c);
   };
 

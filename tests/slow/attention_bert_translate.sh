@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The --attention flags of `train bert`, `finetune bert` and `train translate`: tiny runs with
+# The --attention flags of `train bert`, `finetune bert` and `train translate` (with its
+# --decoder-attention and --cross-attention): tiny runs with
 # performer and block_sparse / longformer kernels train, save their kernel buffers, resume exactly
 # (performer runs killed or stopped, then --resume, log the uninterrupted run's losses), and the
 # checkpoints serve eval / classify / translate; bad combinations end with "error: ..." and a
@@ -137,6 +138,54 @@ expect_error "train translate: resume with another kernel" "contradicts" \
   "${tt[@]}" --steps 4 --resume --attention dense --out "$work/tperf"
 expect_error "train translate: resume with another --features alone" "contradicts" \
   "${tt[@]}" --steps 4 --resume --features 16 --out "$work/tperf"
+
+# The decoder's kernels: performer self- and cross-attention (shape flags shared with the
+# encoder's), their projections saved, an exact resume (redrawn every step), translate and eval.
+td=("${tt[@]}" --decoder-attention performer --cross-attention performer --features 8 --redraw-interval 1)
+"$bin" "${td[@]}" --steps 6 --out "$work/td_full" > "$work/td_full.log" ||
+  fail "train translate --decoder-attention performer --cross-attention performer failed"
+grep -q '"decoder_attention":{"kind":"performer","nb_features":8' "$work/td_full.log" ||
+  fail "the decoder performer run's config does not name its decoder kernel"
+grep -q '"cross_attention":{"kind":"performer","nb_features":8' "$work/td_full.log" ||
+  fail "the decoder performer run's config does not name its cross kernel"
+for t in model.transformer.decoder.layers.0.self_attn.kernel.projection_matrix \
+         model.transformer.decoder.layers.0.multihead_attn.kernel.projection_matrix; do
+  has_tensor "$work/td_full/checkpoint.safetensors" "$t" || fail "the decoder performer checkpoint has no $t"
+done
+"$bin" "${td[@]}" --steps 3 --out "$work/td_part" > /dev/null &&
+  "$bin" "${tt[@]}" --steps 6 --resume --out "$work/td_part" > /dev/null ||
+  fail "the resumed decoder performer run failed"
+/usr/bin/python3 - "$work/td_full/metrics.jsonl" "$work/td_part/metrics.jsonl" <<'PY' ||
+import json, sys
+def losses(f):
+    last = {}
+    for line in open(f):
+        r = json.loads(line)
+        if "loss" in r and "step" in r:
+            last[r["step"]] = r["loss"]
+    return last
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+sys.exit(0 if sorted(a) == list(range(1, 7)) and a == b else 1)
+PY
+  fail "decoder performer resume: the losses differ from the uninterrupted run"
+head -n 3 "$work/tr/valid.en" | "$bin" translate --model "$work/td_part" --beam 2 > "$work/tdout.txt" ||
+  fail "translate with the decoder performer model failed"
+[ "$(wc -l < "$work/tdout.txt")" -eq 3 ] || fail "translate wrote $(wc -l < "$work/tdout.txt") lines for 3"
+"$bin" eval translate --model "$work/td_part" --data "$work/tr" --split valid --limit 4 > "$work/tdeval.txt" ||
+  fail "eval translate with the decoder performer model failed"
+grep -q "^BLEU = " "$work/tdeval.txt" || fail "eval translate (decoder performer) printed no BLEU line"
+"$bin" "${tt[@]}" --steps 2 --decoder-attention block_sparse --sparse-block 8 --cross-attention memory_efficient \
+  --out "$work/tdbs" > /dev/null || fail "train translate --decoder-attention block_sparse failed"
+has_tensor "$work/tdbs/checkpoint.safetensors" model.transformer.decoder.layers.0.self_attn.kernel.layout ||
+  fail "the decoder block_sparse checkpoint has no layout buffer"
+head -n 2 "$work/tr/valid.en" | "$bin" translate --model "$work/tdbs" > /dev/null ||
+  fail "translate with the decoder block_sparse model failed"
+expect_error "train translate: --cross-attention longformer" "cross_attention (--cross-attention) must be dense, memory_efficient or performer" \
+  "${tt[@]}" --steps 1 --cross-attention longformer --out "$work/e5"
+expect_error "train translate: --decoder-attention longformer" "--decoder-attention) longformer has no causal form" \
+  "${tt[@]}" --steps 1 --decoder-attention longformer --out "$work/e6"
+expect_error "train translate: resume with another decoder kernel" "--decoder-attention" \
+  "${tt[@]}" --steps 8 --resume --decoder-attention dense --out "$work/td_part"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "attention_bert_translate: all checks passed"

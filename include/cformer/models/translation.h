@@ -33,6 +33,8 @@ struct TranslationConfig {
   int64_t num_encoder_layers = 6;
   int64_t num_decoder_layers = 6;
   int64_t dim_feedforward = 2048;
+  /// Everywhere, except the attention probabilities of an attention (encoder, decoder, cross)
+  /// whose kernel is not dense: the efficient kernels have no attention dropout.
   double dropout = 0.1;
   bool norm_first = false;  ///< pre-norm when true; post-norm (the paper) when false
   PositionKind positions = PositionKind::sinusoidal;
@@ -42,14 +44,23 @@ struct TranslationConfig {
   int64_t pad_id = 0, bos_id = 1, eos_id = 2;  ///< same ids on both sides
   /// The kernel of the ENCODER self-attention (JSON object "attention"; absent = dense), where
   /// long inputs are; source pads are its key padding mask, block_sparse's layout covers
-  /// max_positions. The decoder (causal self-attention with its incremental caches, and the
-  /// cross-attention) is always dense. With a kernel other than dense, `dropout` applies
-  /// everywhere except the encoder's attention probabilities (the efficient kernels have no
-  /// attention dropout); the decoder's attention probabilities keep it.
+  /// max_positions.
   nn::AttentionKernelOptions attention;
+  /// The kernel of the DECODER's causal self-attention (JSON "decoder_attention"; absent =
+  /// dense): dense, memory_efficient, block_sparse with the causal fixed / strided layouts over
+  /// max_positions, or performer in its causal prefix-sum form (longformer and bigbird have no
+  /// causal form). Incremental decoding gives what decode() gives at each position: the KV
+  /// cache (masked by the block's layout row for block_sparse), or the performer's prefix state.
+  nn::AttentionKernelOptions decoder_attention;
+  /// The kernel of the decoder's cross-attention over the memory (JSON "cross_attention"; absent
+  /// = dense): dense, memory_efficient or performer (non-causal), source pads as key padding
+  /// mask. longformer and block_sparse are refused: target and source positions are not aligned,
+  /// so a window or block layout over (target, source) pairs has no meaning.
+  nn::AttentionKernelOptions cross_attention;
   /// Throws ValueError naming the bad field (non-positive sizes, d_model % nhead != 0, dropout
   /// outside [0, 1), pad/bos/eos not distinct or outside either vocabulary, different vocabulary
-  /// sizes with share_embeddings, a bad attention kernel).
+  /// sizes with share_embeddings, a bad attention kernel, a decoder_attention without a causal
+  /// form, a cross_attention other than dense, memory_efficient or performer).
   void validate() const;
   std::string to_json() const;
   /// Throws FormatError on malformed JSON or missing fields.
@@ -84,8 +95,11 @@ class TranslationModel : public nn::Module {
   /// N(0, d_model^-0.5) like the embeddings (fairseq's LearnedPositionalEmbedding).
   /// Every encoder layer registers its nn::AttentionKernel (config.attention) as
   /// transformer.encoder.layers.{i}.self_attn.kernel (no tensor for dense; the block_sparse
-  /// layout or performer projection as buffers), drawn from a generator of its own, so a seed
-  /// gives the same parameters for every kind.
+  /// layout or performer projection as buffers), every decoder layer its causal
+  /// config.decoder_attention as transformer.decoder.layers.{i}.self_attn.kernel and its
+  /// config.cross_attention as transformer.decoder.layers.{i}.multihead_attn.kernel; each of the
+  /// three groups is drawn from a generator of its own, so a seed gives the same parameters for
+  /// every kind.
   TranslationModel(const TranslationConfig& config, uint64_t seed);
   /// The same model with parameters of dtype f32 or f64 (f64 serves gradient checks).
   TranslationModel(const TranslationConfig& config, uint64_t seed, DType dtype);
@@ -143,14 +157,44 @@ class TranslationModel : public nn::Module {
     for (const auto& k : encoder_kernels_) ks.push_back(k.get());
     return ks;
   }
+  /// The causal self-attention kernel of decoder layer i (0 <= i < num_decoder_layers).
+  nn::AttentionKernel& decoder_kernel(int64_t i) {
+    return *decoder_kernels_.at(static_cast<size_t>(i));
+  }
+  /// The cross-attention kernel of decoder layer i (0 <= i < num_decoder_layers).
+  nn::AttentionKernel& cross_kernel(int64_t i) {
+    return *cross_kernels_.at(static_cast<size_t>(i));
+  }
+  /// Every decoder layer's self-attention kernel in layer order, then every cross-attention one.
+  std::vector<nn::AttentionKernel*> decoder_kernels() const {
+    std::vector<nn::AttentionKernel*> ks;
+    for (const auto& k : decoder_kernels_) ks.push_back(k.get());
+    for (const auto& k : cross_kernels_) ks.push_back(k.get());
+    return ks;
+  }
 
   // ---- incremental decoding (what greedy and beam_search run on; public for tests and tools)
   /// Caches of one decoding batch of R rows (sentences, or sentences x beams, sentence-major).
+  /// Per layer, by kernel kind (M = nb_features; the performer states carry a column of ones
+  /// after the values, so one product gives numerator and normalizer):
+  ///   self-attention, dense / memory_efficient / block_sparse: the KV cache self_k, self_v;
+  ///   self-attention, performer: with e_j = exp(w . k_j' - |k_j'|^2 / 2 - c) the key features
+  ///     before favor_features' eps and 1 / sqrt(M), c = self_max the running maximum of
+  ///     w . k_j' (the prefix's stabilizer; the states are rescaled when it grows):
+  ///     self_kv = sum_j e_j^T [v_j, 1], self_vsum = sum_j [v_j, 1];
+  ///   cross-attention, dense / memory_efficient: cross_k, cross_v;
+  ///   cross-attention, performer: cross_kv = phi(K)^T [V, 1] over the non-pad source keys.
   struct DecoderState {
-    std::vector<Tensor> self_k, self_v;    // per layer (R, H, max_steps, HS)
-    std::vector<Tensor> cross_k, cross_v;  // per layer (R, H, S, HS)
+    std::vector<Tensor> self_k, self_v;    // (R, H, max_steps, HS)
+    std::vector<Tensor> self_kv;           // (R, H, M, HS + 1)
+    std::vector<Tensor> self_vsum;         // (R, H, 1, HS + 1)
+    std::vector<Tensor> self_max;          // (R, H, 1, 1)
+    std::vector<Tensor> cross_k, cross_v;  // (R, H, S, HS)
+    std::vector<Tensor> cross_kv;          // (R, H, M, HS + 1)
     Tensor memory_mask;                    // (R, 1, 1, S) bool, true = attend
-    int64_t len = 0;                       // target positions already in the caches
+    int64_t rows = 0;                      // R
+    int64_t max_steps = 0;                 // decoder positions the state can take
+    int64_t len = 0;                       // target positions already in the state
   };
   /// Encodes src (N, S) i64 (eval mode, no gradients) and prepares caches for up to max_steps
   /// decoder inputs per row; rows_per_sentence K > 1 repeats each sentence (row = n * K + k).
@@ -158,12 +202,15 @@ class TranslationModel : public nn::Module {
   DecoderState begin_decoding(const Tensor& src, int64_t max_steps, int64_t rows_per_sentence = 1);
   /// tokens (R) i64: the decoder input at position state.len for every row -> log-probabilities
   /// (R, V) of the next token (full log-softmax), equal to the teacher-forced decode() at that
-  /// position (no dropout, no gradients). Appends this position's keys/values. Throws
+  /// position (no dropout, no gradients) for every kernel; the causal performer's up to its eps
+  /// term only (favor_features' key stabilizer here is the maximum over the keys so far, in
+  /// decode() over the whole target). Appends this position's keys/values (or adds them to the
+  /// performer's prefix state). Throws ValueError on a state not made by begin_decoding,
   /// ShapeError when tokens is not (R) i64 or the caches are full, IndexError on bad ids.
   Tensor decode_step(DecoderState& state, const Tensor& tokens);
-  /// Keeps the rows in index (R') i64 of every cache, in that order (beam reordering and
-  /// dropping finished sentences). cross_too = false leaves the cross-attention caches alone
-  /// (valid when every row keeps its sentence).
+  /// Keeps the rows in index (R') i64 of every cache and performer state, in that order (beam
+  /// reordering and dropping finished sentences). cross_too = false leaves the cross-attention
+  /// caches alone (valid when every row keeps its sentence).
   static void reorder(DecoderState& state, const Tensor& index, bool cross_too);
 
  private:
@@ -171,6 +218,10 @@ class TranslationModel : public nn::Module {
   Tensor embed_src(const Tensor& src);
   /// Encoder layer i on x (N, S, E) with source key padding kpm (N, S) bool, true = pad.
   Tensor encoder_layer(size_t i, const Tensor& x, const Tensor& kpm);
+  /// Decoder layer i on x (N, T, E) over memory (N, S, E) with the target and source key
+  /// padding masks (bool, true = pad), through the configured decoder and cross kernels.
+  Tensor decoder_layer(size_t i, const Tensor& x, const Tensor& memory, const Tensor& tgt_kpm,
+                       const Tensor& mem_kpm);
   /// ids * sqrt(E) + positions [offset, offset + T), then dropout in training when with_dropout.
   Tensor embed_tgt(const Tensor& tgt, int64_t offset, bool with_dropout);
   Tensor output_weight() const;
@@ -187,6 +238,7 @@ class TranslationModel : public nn::Module {
   std::vector<std::shared_ptr<nn::TransformerEncoderLayer>> encoder_layers_;
   std::vector<std::shared_ptr<nn::AttentionKernel>> encoder_kernels_;
   std::vector<std::shared_ptr<nn::TransformerDecoderLayer>> decoder_layers_;
+  std::vector<std::shared_ptr<nn::AttentionKernel>> decoder_kernels_, cross_kernels_;
   std::shared_ptr<nn::LayerNorm> encoder_norm_, decoder_norm_;
   std::shared_ptr<nn::Linear> generator_;  // null when tie_output
 };

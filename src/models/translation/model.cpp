@@ -1,9 +1,10 @@
 // TranslationModel: configuration, parameters and the teacher-forced (training) path, built from
 // the torch.nn-equivalent layers of cformer/nn.h so the parameters carry torch.nn.Transformer's
 // names. x = embed(ids) * sqrt(E) + positions -> dropout -> layers -> final norm; logits =
-// decoder_out W^T with W the target embedding (tied) or generator.weight. An encoder layer with
-// a kernel other than dense runs TransformerEncoderLayer's own computation (nn/transformer.cpp)
-// on its parameters, with that kernel in place of MultiheadAttention's dense attention.
+// decoder_out W^T with W the target embedding (tied) or generator.weight. An encoder (decoder)
+// layer with a kernel other than dense runs TransformerEncoderLayer's (TransformerDecoderLayer's)
+// own computation (nn/transformer.cpp) on its parameters, with that kernel in place of
+// MultiheadAttention's dense attention.
 #include <cmath>
 
 #include <nlohmann/json.hpp>
@@ -16,9 +17,36 @@
 namespace cf::models {
 namespace {
 
-// The seed offset of the generator of the encoder kernels' random state (bigbird layouts,
-// performer projections), apart from the parameters' init stream.
+// The seed offsets of the generators of the kernels' random state (bigbird layouts, performer
+// projections), apart from the parameters' init stream: encoder, decoder self-, cross-attention.
 constexpr uint64_t kKernelSeedOffset = 0x6b65726e656cULL;
+constexpr uint64_t kDecoderKernelSeedOffset = 0x6465636b726eULL;
+constexpr uint64_t kCrossKernelSeedOffset = 0x63726f73736bULL;
+
+// (N, T, E) -> (N, H, T, HS)
+Tensor split_heads(const Tensor& t, int64_t H) {
+  const int64_t N = t.size(0), T = t.size(1), HS = t.size(2) / H;
+  return t.reshape(Shape{N, T, H, HS}).transpose(1, 2);
+}
+
+// Row block [part * E, (part + 1) * E) of a packed in-projection (weight (3E, E) or bias (3E)).
+Tensor proj_part(const Tensor& packed, int64_t part, int64_t E) {
+  return packed.defined() ? packed.narrow(0, part * E, E) : Tensor();
+}
+
+// mha's attention of query (N, L, E) over key_value (N, S, E) through `kernel` in place of the
+// dense attention: in-projections, kernel (key padding kpm (N, S) bool, true = pad), out_proj.
+Tensor kernel_attention(const nn::MultiheadAttention& mha, nn::AttentionKernel& kernel,
+                        const Tensor& query, const Tensor& key_value, const Tensor& kpm) {
+  const int64_t E = mha.embed_dim, H = mha.num_heads;
+  auto proj = [&mha, E, H](const Tensor& x, int64_t part) {
+    return split_heads(
+        linear(x, proj_part(mha.in_proj_weight, part, E), proj_part(mha.in_proj_bias, part, E)), H);
+  };
+  const Tensor y = kernel.forward(proj(query, 0), proj(key_value, 1), proj(key_value, 2), kpm);
+  const Tensor ctx = y.transpose(1, 2).reshape(Shape{query.size(0), query.size(1), E});
+  return mha.out_proj->forward(ctx);
+}
 
 }  // namespace
 
@@ -50,6 +78,22 @@ void TranslationConfig::validate() const {
            "translation config: pad_id, bos_id and eos_id must differ, got ", pad_id, ", ", bos_id,
            ", ", eos_id);
   attention.validate();
+  decoder_attention.validate();
+  cross_attention.validate();
+  const std::string& dk = decoder_attention.kind;
+  CF_CHECK(
+      dk != "longformer" && !(dk == "block_sparse" && decoder_attention.sparse_layout == "bigbird"),
+      ValueError, "translation config: decoder_attention (--decoder-attention) ",
+      dk == "longformer" ? "longformer" : "block_sparse with the bigbird layout",
+      " has no causal form; use dense, memory_efficient, block_sparse with the fixed or "
+      "strided layout (--sparse-layout), or performer");
+  const std::string& ck = cross_attention.kind;
+  CF_CHECK(ck == "dense" || ck == "memory_efficient" || ck == "performer", ValueError,
+           "translation config: cross_attention (--cross-attention) must be dense, "
+           "memory_efficient or performer, got ",
+           ck,
+           ": target and source positions are not aligned, so a window or block layout over "
+           "them has no meaning");
 }
 
 std::string TranslationConfig::to_json() const {
@@ -69,7 +113,9 @@ std::string TranslationConfig::to_json() const {
                    {"pad_id", pad_id},
                    {"bos_id", bos_id},
                    {"eos_id", eos_id},
-                   {"attention", nlohmann::json::parse(attention.to_json())}};
+                   {"attention", nlohmann::json::parse(attention.to_json())},
+                   {"decoder_attention", nlohmann::json::parse(decoder_attention.to_json())},
+                   {"cross_attention", nlohmann::json::parse(cross_attention.to_json())}};
   return j.dump();
 }
 
@@ -99,6 +145,10 @@ TranslationConfig TranslationConfig::from_json(const std::string& text) {
     c.eos_id = j.at("eos_id");
     if (j.contains("attention"))
       c.attention = nn::AttentionKernelOptions::from_json(j.at("attention").dump());
+    if (j.contains("decoder_attention"))
+      c.decoder_attention = nn::AttentionKernelOptions::from_json(j.at("decoder_attention").dump());
+    if (j.contains("cross_attention"))
+      c.cross_attention = nn::AttentionKernelOptions::from_json(j.at("cross_attention").dump());
   } catch (const nlohmann::json::exception& e) {
     CF_THROW(FormatError, "translation config: ", e.what());
   }
@@ -191,6 +241,17 @@ void TranslationModel::build(uint64_t seed) {
         "kernel", std::make_shared<nn::AttentionKernel>(c.attention, c.nhead, E / c.nhead,
                                                         c.max_positions, /*causal=*/false,
                                                         kernel_gen, dtype_)));
+  Generator decoder_gen(seed + kDecoderKernelSeedOffset), cross_gen(seed + kCrossKernelSeedOffset);
+  for (const auto& layer : decoder_layers_) {
+    decoder_kernels_.push_back(layer->self_attn->register_module(
+        "kernel", std::make_shared<nn::AttentionKernel>(c.decoder_attention, c.nhead, E / c.nhead,
+                                                        c.max_positions, /*causal=*/true,
+                                                        decoder_gen, dtype_)));
+    cross_kernels_.push_back(layer->multihead_attn->register_module(
+        "kernel", std::make_shared<nn::AttentionKernel>(c.cross_attention, c.nhead, E / c.nhead,
+                                                        c.max_positions, /*causal=*/false,
+                                                        cross_gen, dtype_)));
+  }
 }
 
 void TranslationModel::check_ids(const char* op, const Tensor& ids, int64_t vocab,
@@ -201,12 +262,6 @@ void TranslationModel::check_ids(const char* op, const Tensor& ids, int64_t voca
 }
 
 namespace {
-
-// (N, T, E) -> (N, H, T, HS)
-Tensor split_heads(const Tensor& t, int64_t H) {
-  const int64_t N = t.size(0), T = t.size(1), HS = t.size(2) / H;
-  return t.reshape(Shape{N, T, H, HS}).transpose(1, 2);
-}
 
 Tensor add_positions(const std::shared_ptr<nn::Module>& pos, const Tensor& x, int64_t offset) {
   if (auto s = std::dynamic_pointer_cast<nn::SinusoidalPositionalEncoding>(pos))
@@ -251,16 +306,8 @@ Tensor TranslationModel::encoder_layer(size_t i, const Tensor& x, const Tensor& 
   nn::TransformerEncoderLayer& layer = *encoder_layers_[i];
   if (config_.attention.kind == "dense") return layer.forward(x, Tensor(), kpm);
   nn::AttentionKernel& kernel = *encoder_kernels_[i];
-  const int64_t E = config_.d_model, H = config_.nhead;
-  auto sa = [&layer, &kernel, &kpm, E, H](const Tensor& h) {
-    const nn::MultiheadAttention& mha = *layer.self_attn;
-    auto proj = [&h, &mha, E, H](int64_t part) {
-      const Tensor b = mha.in_proj_bias.defined() ? mha.in_proj_bias.narrow(0, part * E, E) : Tensor();
-      return split_heads(linear(h, mha.in_proj_weight.narrow(0, part * E, E), b), H);
-    };
-    const Tensor y = kernel.forward(proj(0), proj(1), proj(2), kpm);  // (N, H, S, HS)
-    const Tensor ctx = y.transpose(1, 2).reshape(Shape{h.size(0), h.size(1), E});
-    return layer.dropout1->forward(mha.out_proj->forward(ctx));
+  auto sa = [&layer, &kernel, &kpm](const Tensor& h) {
+    return layer.dropout1->forward(kernel_attention(*layer.self_attn, kernel, h, h, kpm));
   };
   auto ff = [&layer](const Tensor& h) {
     const Tensor a = nn::apply_activation(layer.linear1->forward(h), layer.options.activation);
@@ -296,9 +343,49 @@ Tensor TranslationModel::decode(const Tensor& tgt_in, const Tensor& memory, cons
   Tensor tgt_kpm = eq(tgt_in, static_cast<double>(config_.pad_id));
   Tensor mem_kpm = eq(src, static_cast<double>(config_.pad_id));
   Tensor x = embed_tgt(tgt_in, 0, true);
-  for (const auto& layer : decoder_layers_)
-    x = layer->forward(x, memory, Tensor(), Tensor(), tgt_kpm, mem_kpm, /*tgt_is_causal=*/true);
+  for (size_t i = 0; i < decoder_layers_.size(); ++i)
+    x = decoder_layer(i, x, memory, tgt_kpm, mem_kpm);
   return linear(decoder_norm_->forward(x), output_weight());
+}
+
+Tensor TranslationModel::decoder_layer(size_t i, const Tensor& x, const Tensor& memory,
+                                       const Tensor& tgt_kpm, const Tensor& mem_kpm) {
+  nn::TransformerDecoderLayer& layer = *decoder_layers_[i];
+  const bool self_dense = config_.decoder_attention.kind == "dense";
+  const bool cross_dense = config_.cross_attention.kind == "dense";
+  if (self_dense && cross_dense)
+    return layer.forward(x, memory, Tensor(), Tensor(), tgt_kpm, mem_kpm, /*tgt_is_causal=*/true);
+  // TransformerDecoderLayer's own computation (nn/transformer.cpp) with the non-dense kernels
+  // in place of MultiheadAttention's dense attention (the kernels are causal / not as built).
+  nn::AttentionKernel& self_kernel = *decoder_kernels_[i];
+  nn::AttentionKernel& cross_kernel = *cross_kernels_[i];
+  auto sa = [&layer, &self_kernel, &tgt_kpm, self_dense](const Tensor& h) {
+    const Tensor a =
+        self_dense ? layer.self_attn->forward(h, h, h, tgt_kpm, false, Tensor(), true, true).output
+                   : kernel_attention(*layer.self_attn, self_kernel, h, h, tgt_kpm);
+    return layer.dropout1->forward(a);
+  };
+  auto ca = [&layer, &cross_kernel, &memory, &mem_kpm, cross_dense](const Tensor& h) {
+    const Tensor a =
+        cross_dense ? layer.multihead_attn
+                          ->forward(h, memory, memory, mem_kpm, false, Tensor(), true, false)
+                          .output
+                    : kernel_attention(*layer.multihead_attn, cross_kernel, h, memory, mem_kpm);
+    return layer.dropout2->forward(a);
+  };
+  auto ff = [&layer](const Tensor& h) {
+    const Tensor a = nn::apply_activation(layer.linear1->forward(h), layer.options.activation);
+    return layer.dropout3->forward(layer.linear2->forward(layer.dropout->forward(a)));
+  };
+  Tensor y = x;
+  if (layer.options.norm_first) {
+    y = add(y, sa(layer.norm1->forward(y)));
+    y = add(y, ca(layer.norm2->forward(y)));
+    return add(y, ff(layer.norm3->forward(y)));
+  }
+  y = layer.norm1->forward(add(y, sa(y)));
+  y = layer.norm2->forward(add(y, ca(y)));
+  return layer.norm3->forward(add(y, ff(y)));
 }
 
 Tensor TranslationModel::forward(const Tensor& src, const Tensor& tgt_in) {
