@@ -30,6 +30,23 @@ b = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', b[:8])[0]
 sys.exit(0 if sys.argv[2] in json.loads(b[8:8 + n]) else 1)" "$1" "$2"
 }
 
+# same_step_losses FULL PART N: the metrics.jsonl files FULL and PART log a loss for steps 1..N
+# exactly (the last record of a step counts), and the same losses.
+same_step_losses() {
+  /usr/bin/python3 - "$1" "$2" "$3" <<'PY'
+import json, sys
+def losses(f):
+    last = {}
+    for line in open(f):
+        r = json.loads(line)
+        if "loss" in r and "step" in r:
+            last[r["step"]] = r["loss"]
+    return last
+a, b = losses(sys.argv[1]), losses(sys.argv[2])
+sys.exit(0 if sorted(a) == list(range(1, int(sys.argv[3]) + 1)) and a == b else 1)
+PY
+}
+
 tb=(train bert --no-progress --preset tiny --batch 4 --max-len 32 --eval-examples 4 --data "$work/text.txt")
 "$bin" "${tb[@]}" --vocab-size 80 --steps 2 --attention performer --features 8 --redraw-interval 1 \
   --out "$work/perf" > "$work/perf.log" || fail "train bert --attention performer failed"
@@ -54,18 +71,7 @@ if grep -q '"step":40,' "$work/pkilled/metrics.jsonl"; then
   fail "performer resume: the run finished before the kill"
 else
   "$bin" --threads 2 "${pc[@]}" --out "$work/pkilled" --resume > /dev/null || fail "the resumed performer run failed"
-  /usr/bin/python3 - "$work/pfull/metrics.jsonl" "$work/pkilled/metrics.jsonl" <<'PY' ||
-import json, sys
-def losses(f):
-    last = {}
-    for line in open(f):
-        r = json.loads(line)
-        if "loss" in r:
-            last[r["step"]] = r["loss"]
-    return last
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-sys.exit(0 if len(a) == 40 and a == b else 1)
-PY
+  same_step_losses "$work/pfull/metrics.jsonl" "$work/pkilled/metrics.jsonl" 40 ||
     fail "performer resume after kill -9: the losses differ from the uninterrupted run"
 fi
 "$bin" "${tb[@]}" --vocab-size 80 --steps 2 --attention block_sparse --sparse-block 8 --local-blocks 2 \
@@ -113,18 +119,7 @@ has_tensor "$work/tperf/checkpoint.safetensors" model.transformer.encoder.layers
   fail "the uninterrupted translate performer run failed"
 "$bin" "${tt[@]}" --steps 4 --attention performer --features 8 --redraw-interval 1 --out "$work/tp_part" > /dev/null &&
   "$bin" "${tt[@]}" --steps 8 --resume --out "$work/tp_part" > /dev/null || fail "the resumed translate performer run failed"
-/usr/bin/python3 - "$work/tp_full/metrics.jsonl" "$work/tp_part/metrics.jsonl" <<'PY' ||
-import json, sys
-def losses(f):
-    last = {}
-    for line in open(f):
-        r = json.loads(line)
-        if "loss" in r and "step" in r:
-            last[r["step"]] = r["loss"]
-    return last
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-sys.exit(0 if sorted(a) == list(range(1, 9)) and a == b else 1)
-PY
+same_step_losses "$work/tp_full/metrics.jsonl" "$work/tp_part/metrics.jsonl" 8 ||
   fail "translate performer resume: the losses differ from the uninterrupted run"
 head -n 3 "$work/tr/valid.en" | "$bin" translate --model "$work/tperf" --beam 2 > "$work/tout.txt" ||
   fail "translate with the performer model failed"
@@ -155,18 +150,7 @@ done
 "$bin" "${td[@]}" --steps 3 --out "$work/td_part" > /dev/null &&
   "$bin" "${tt[@]}" --steps 6 --resume --out "$work/td_part" > /dev/null ||
   fail "the resumed decoder performer run failed"
-/usr/bin/python3 - "$work/td_full/metrics.jsonl" "$work/td_part/metrics.jsonl" <<'PY' ||
-import json, sys
-def losses(f):
-    last = {}
-    for line in open(f):
-        r = json.loads(line)
-        if "loss" in r and "step" in r:
-            last[r["step"]] = r["loss"]
-    return last
-a, b = losses(sys.argv[1]), losses(sys.argv[2])
-sys.exit(0 if sorted(a) == list(range(1, 7)) and a == b else 1)
-PY
+same_step_losses "$work/td_full/metrics.jsonl" "$work/td_part/metrics.jsonl" 6 ||
   fail "decoder performer resume: the losses differ from the uninterrupted run"
 head -n 3 "$work/tr/valid.en" | "$bin" translate --model "$work/td_part" --beam 2 > "$work/tdout.txt" ||
   fail "translate with the decoder performer model failed"

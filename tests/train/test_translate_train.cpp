@@ -1,7 +1,8 @@
 // Translation training on a tiny synthetic corpus: a run interrupted at a checkpoint and resumed
 // ends with exactly the parameters, optimizer state and per-step losses of an uninterrupted run;
 // contradicting or foreign checkpoints are refused with clear errors; the translator's handling
-// of empty and over-long lines; the options' JSON round trip.
+// of empty and over-long lines; the options' JSON round trip; decoder and cross-attention kernels
+// (performer resumes exactly, an old checkpoint resumes as dense).
 #include <filesystem>
 #include <fstream>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cformer/cformer.h"
+#include "support/expect_throw.h"
 #include "train/checkpoint.h"
 #include "train/translate_train.h"
 #include "train/translator.h"
@@ -242,6 +244,95 @@ TEST(TranslateTrain, OptionsJsonRoundTrip) {
   EXPECT_THROW(options_from_json(j), FormatError);
   j.erase("positions");
   EXPECT_THROW(options_from_json(j), FormatError);
+}
+
+// tiny() with two decoder layers whose self- and cross-attention kernels are of the given kind
+// (performer: 8 features, redrawn every step), a loss logged every step, no checkpoint but the last.
+TranslateTrainOptions tiny_kernels(const std::string& data, const std::string& out,
+                                   const std::string& kind) {
+  TranslateTrainOptions o = tiny(data, out);
+  o.model.num_decoder_layers = 2;
+  for (nn::AttentionKernelOptions* k : {&o.model.decoder_attention, &o.model.cross_attention}) {
+    k->kind = kind;
+    k->nb_features = 8;
+    k->redraw_interval = 1;
+  }
+  o.eval_every = 100;
+  o.val_bleu_sentences = 2;
+  o.log_every = 1;
+  o.checkpoint_every = 100;
+  return o;
+}
+
+// Decoder and cross-attention kernels: a performer run (projections redrawn every step) resumed
+// from a checkpoint ends with the uninterrupted run's parameters and losses (the decoder kernels'
+// redraw state travels in rng.decoder_kernels); a checkpoint from before the decoder kernels
+// resumes as dense, and contradicting kernels are refused.
+TEST(TranslateTrainKernels, PerformerDecoderResumesExactly) {
+  TempDir dir("cf_translate_dec_kernels");
+  write_corpus(dir.str());
+  std::ostringstream log;
+  TranslateTrainOptions full = tiny_kernels(dir.str(), dir.str("full"), "performer");
+  full.steps = 6;
+  train_translate(full, {}, log);
+  TranslateTrainOptions part = tiny_kernels(dir.str(), dir.str("part"), "performer");
+  part.steps = 3;
+  train_translate(part, {}, log);
+  TranslateTrainOptions rest = tiny_kernels(dir.str(), dir.str("part"), "dense");  // not given: unused
+  rest.steps = 6;
+  rest.resume = true;
+  train_translate(rest, {"steps"}, log);
+  const Checkpoint a = load_checkpoint(dir.str("full/checkpoint.safetensors"));
+  const Checkpoint b = load_checkpoint(dir.str("part/checkpoint.safetensors"));
+  EXPECT_EQ(a.meta.at("config").at("decoder_attention").at("kind"), "performer");
+  ASSERT_EQ(a.meta.at("rng").at("decoder_kernels").size(), 4u);  // 2 layers x (self, cross)
+  EXPECT_EQ(a.meta.at("rng"), b.meta.at("rng"));
+  std::map<std::string, Tensor> bm(b.model.begin(), b.model.end());
+  int projections = 0;
+  for (const auto& [name, t] : a.model) {
+    ASSERT_TRUE(bm.count(name)) << name;
+    EXPECT_EQ(max(abs(sub(t, bm[name]))).item(), 0.0) << name;
+    projections +=
+        name.find("decoder.layers.1.multihead_attn.kernel.projection_matrix") != std::string::npos;
+  }
+  EXPECT_EQ(projections, 1);
+  const auto la = step_losses(dir.str("full/metrics.jsonl"));
+  ASSERT_EQ(la.size(), 6u);
+  EXPECT_EQ(la, step_losses(dir.str("part/metrics.jsonl")));
+
+  TranslateTrainOptions other = tiny_kernels(dir.str(), dir.str("part"), "memory_efficient");
+  other.steps = 8;
+  other.resume = true;
+  EXPECT_THROW_MSG(train_translate(other, {"cross_attention"}, log), ValueError,
+                   "--cross-attention {\"kind\":\"memory_efficient\"}, which contradicts");
+}
+
+TEST(TranslateTrainKernels, OldCheckpointResumesAsDense) {
+  TempDir dir("cf_translate_old_ck");
+  write_corpus(dir.str());
+  std::ostringstream log;
+  TranslateTrainOptions o = tiny_kernels(dir.str(), dir.str("run"), "dense");
+  o.steps = 2;
+  train_translate(o, {}, log);
+  // Strip what a checkpoint from before the decoder kernels lacks.
+  const std::string path = dir.str("run/checkpoint.safetensors");
+  Checkpoint ck = load_checkpoint(path);
+  for (const char* k : {"decoder_attention", "cross_attention"}) {
+    ck.meta["config"].erase(k);
+    ck.meta["options"].erase(k);
+  }
+  ck.meta["rng"].erase("decoder_kernels");
+  save_checkpoint(path, ck);
+  TranslateTrainOptions p = tiny_kernels(dir.str(), dir.str("run"), "performer");
+  p.steps = 4;
+  p.resume = true;
+  EXPECT_THROW_MSG(train_translate(p, {"decoder_attention"}, log), ValueError,
+                   "contradicts the checkpoint being resumed ({\"kind\":\"dense\"})");
+  TranslateTrainOptions r = tiny_kernels(dir.str(), dir.str("run"), "dense");
+  r.steps = 3;
+  r.resume = true;
+  EXPECT_EQ(train_translate(r, {"steps", "decoder_attention", "cross_attention"}, log).steps, 3);
+  EXPECT_EQ(load_checkpoint(path).meta.at("config").at("cross_attention").at("kind"), "dense");
 }
 
 }  // namespace
