@@ -14,27 +14,15 @@
 #include "cformer/autograd.h"
 #include "cformer/models/translation.h"
 #include "cformer/ops.h"
+#include "models/translation/heads.h"
 #include "util/check.h"
 
 namespace cf::models {
 namespace {
 
-// (R, T, E) -> (R, H, T, HS)
-Tensor split_heads(const Tensor& t, int64_t H) {
-  const int64_t R = t.size(0), T = t.size(1), HS = t.size(2) / H;
-  return t.reshape(Shape{R, T, H, HS}).transpose(1, 2);
-}
-
-// (R, H, T, HS) -> (R, T, E)
-Tensor merge_heads(const Tensor& t) {
-  const int64_t R = t.size(0), H = t.size(1), T = t.size(2), HS = t.size(3);
-  return t.transpose(1, 2).reshape(Shape{R, T, H * HS});
-}
-
-// Row block [part * E, (part + 1) * E) of a packed in-projection (weight (3E, E) or bias (3E)).
-Tensor proj_part(const Tensor& packed, int64_t part, int64_t E) {
-  return packed.defined() ? packed.narrow(0, part * E, E) : Tensor();
-}
+using translation_detail::merge_heads;
+using translation_detail::proj_part;
+using translation_detail::split_heads;
 
 // favor_features' stabilizer eps, the one nn::AttentionKernel's performer uses (the default).
 constexpr double kFavorEps = 1e-6;

@@ -12,27 +12,21 @@
 #include "cformer/autograd.h"
 #include "cformer/models/translation.h"
 #include "cformer/ops.h"
+#include "models/translation/heads.h"
 #include "util/check.h"
 
 namespace cf::models {
 namespace {
+
+using translation_detail::merge_heads;
+using translation_detail::proj_part;
+using translation_detail::split_heads;
 
 // The seed offsets of the generators of the kernels' random state (bigbird layouts, performer
 // projections), apart from the parameters' init stream: encoder, decoder self-, cross-attention.
 constexpr uint64_t kKernelSeedOffset = 0x6b65726e656cULL;
 constexpr uint64_t kDecoderKernelSeedOffset = 0x6465636b726eULL;
 constexpr uint64_t kCrossKernelSeedOffset = 0x63726f73736bULL;
-
-// (N, T, E) -> (N, H, T, HS)
-Tensor split_heads(const Tensor& t, int64_t H) {
-  const int64_t N = t.size(0), T = t.size(1), HS = t.size(2) / H;
-  return t.reshape(Shape{N, T, H, HS}).transpose(1, 2);
-}
-
-// Row block [part * E, (part + 1) * E) of a packed in-projection (weight (3E, E) or bias (3E)).
-Tensor proj_part(const Tensor& packed, int64_t part, int64_t E) {
-  return packed.defined() ? packed.narrow(0, part * E, E) : Tensor();
-}
 
 // mha's attention of query (N, L, E) over key_value (N, S, E) through `kernel` in place of the
 // dense attention: in-projections, kernel (key padding kpm (N, S) bool, true = pad), out_proj.
@@ -43,9 +37,8 @@ Tensor kernel_attention(const nn::MultiheadAttention& mha, nn::AttentionKernel& 
     return split_heads(
         linear(x, proj_part(mha.in_proj_weight, part, E), proj_part(mha.in_proj_bias, part, E)), H);
   };
-  const Tensor y = kernel.forward(proj(query, 0), proj(key_value, 1), proj(key_value, 2), kpm);
-  const Tensor ctx = y.transpose(1, 2).reshape(Shape{query.size(0), query.size(1), E});
-  return mha.out_proj->forward(ctx);
+  return mha.out_proj->forward(
+      merge_heads(kernel.forward(proj(query, 0), proj(key_value, 1), proj(key_value, 2), kpm)));
 }
 
 }  // namespace
